@@ -1,0 +1,30 @@
+# Every target uses the project's own virtualenv; `make test` and `make demo` create it on first use.
+VENV := .venv
+PY := $(VENV)/bin/python
+export DAGSTER_HOME := $(CURDIR)/.sync_data/dagster_home
+
+.PHONY: install test demo dev sandbox bench clean
+
+$(VENV)/.installed: pyproject.toml
+	python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip uv
+	$(VENV)/bin/uv pip install -q --python $(PY) -e ".[test]"
+	$(PY) -m sync_pipelines.local
+	touch $@
+
+install: $(VENV)/.installed
+
+test: install
+	$(PY) -m pytest -q
+
+demo: install
+	$(PY) -m sync_pipelines.demo
+
+dev: install
+	$(PY) -m sync_pipelines.dev
+
+sandbox: install
+	$(PY) -m sync_pipelines.sandbox
+
+clean:
+	rm -rf $(VENV) .sync_data

@@ -1,0 +1,11 @@
+"""The code location: each domain's definitions plus the shared resources. Assembly only."""
+
+import dagster as dg
+
+from sync_pipelines import people
+from sync_pipelines.resources import shared_resources
+
+defs = dg.Definitions.merge(
+    people.defs,
+    dg.Definitions(resources=shared_resources()),
+)

@@ -1,0 +1,24 @@
+"""`make dev`: the Dagster UI and daemon on the local defaults (sandbox services, embedded PostgreSQL)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from sync_pipelines.local import prepare_dagster_home
+from sync_pipelines.sandbox.launcher import ensure_sandbox
+from sync_pipelines.paths import PROJECT_ROOT
+
+
+def main() -> None:
+    prepare_dagster_home()
+    if not os.environ.get("MARKETO_BASE_URL") or not os.environ.get("SALESFORCE_INSTANCE_URL"):
+        sandbox = ensure_sandbox()
+        print(f"Sandbox services: {', '.join(f'{k}={v}' for k, v in sandbox.items() if k.endswith('_url'))}")
+    os.chdir(PROJECT_ROOT)
+    dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
+    os.execv(dagster, [dagster, "dev", "-w", "workspace.yaml", *sys.argv[1:]])
+
+
+if __name__ == "__main__":
+    main()

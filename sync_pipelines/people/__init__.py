@@ -1,0 +1,13 @@
+"""The people domain: Marketo people with a sales owner flow into the Actions person table."""
+
+import dagster as dg
+
+from sync_pipelines.people.assets import actions_people, marketo_person_extract, sales_owned_people
+from sync_pipelines.people.checks import every_person_has_an_owner, marketo_ids_unique, row_count_matches_qualified
+from sync_pipelines.people.jobs import person_sync_job
+
+defs = dg.Definitions(
+    assets=[marketo_person_extract, sales_owned_people, actions_people],
+    asset_checks=[marketo_ids_unique, every_person_has_an_owner, row_count_matches_qualified],
+    jobs=[person_sync_job],
+)

@@ -1,0 +1,45 @@
+"""Invariants of the Actions person table, checked after each sync."""
+
+
+import dagster as dg
+
+from sync_pipelines.people.assets import actions_people
+from sync_pipelines.resources import ActionsDatabase
+
+
+@dg.asset_check(asset=actions_people, blocking=True, description="No Marketo id appears twice in Actions.")
+def marketo_ids_unique(actions_db: ActionsDatabase) -> dg.AssetCheckResult:
+    with actions_db.connection() as conn:
+        (duplicated,) = conn.execute(
+            "SELECT count(*) FROM (SELECT marketo_id FROM actions_person GROUP BY 1 HAVING count(*) > 1) d"
+        ).fetchone()
+    return dg.AssetCheckResult(passed=duplicated == 0, metadata={"duplicated_marketo_ids": duplicated})
+
+
+@dg.asset_check(
+    asset=actions_people,
+    blocking=True,
+    description="Every Actions person has a Lead or Contact Owner in the latest Marketo extract.",
+)
+def every_person_has_an_owner(actions_db: ActionsDatabase) -> dg.AssetCheckResult:
+    with actions_db.connection() as conn:
+        (ownerless,) = conn.execute(
+            "SELECT count(*) FROM actions_person a "
+            "WHERE NOT EXISTS (SELECT 1 FROM sales_owned_people s WHERE s.marketo_id = a.marketo_id)"
+        ).fetchone()
+    return dg.AssetCheckResult(passed=ownerless == 0, metadata={"people_without_owner": ownerless})
+
+
+@dg.asset_check(
+    asset=actions_people,
+    description="The Actions person table holds exactly as many people as the extract qualifies.",
+)
+def row_count_matches_qualified(actions_db: ActionsDatabase) -> dg.AssetCheckResult:
+    with actions_db.connection() as conn:
+        actions_count, qualified = conn.execute(
+            "SELECT (SELECT count(*) FROM actions_person), (SELECT count(*) FROM sales_owned_people)"
+        ).fetchone()
+    return dg.AssetCheckResult(
+        passed=actions_count == qualified,
+        metadata={"actions_people": actions_count, "qualified_people": qualified},
+    )

@@ -1,0 +1,22 @@
+"""Salesforce client on simple-salesforce (REST, sObject Collections, getUpdated/getDeleted)."""
+
+from sync_pipelines.salesforce.client import RecordResult, SalesforceClient
+from sync_pipelines.salesforce.errors import (
+    SalesforceAuthError,
+    SalesforceClientError,
+    SalesforceQuotaExceeded,
+    SalesforceRequestError,
+)
+from sync_pipelines.salesforce.soql import quote, quote_like, soql_in
+
+__all__ = [
+    "RecordResult",
+    "SalesforceAuthError",
+    "SalesforceClient",
+    "SalesforceClientError",
+    "SalesforceQuotaExceeded",
+    "SalesforceRequestError",
+    "quote",
+    "quote_like",
+    "soql_in",
+]

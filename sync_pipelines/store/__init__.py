@@ -1,0 +1,22 @@
+"""The Actions database: connection, schema migrations and the bulk writers of each domain."""
+
+from __future__ import annotations
+
+import threading
+
+import psycopg
+
+from sync_pipelines.store.migrate import migrate
+
+_migrated_urls: set[str] = set()
+_migrate_lock = threading.Lock()
+
+
+def connect(url: str) -> psycopg.Connection:
+    """A connection to the Actions database, with the schema brought up to date once per process."""
+    conn = psycopg.connect(url)
+    with _migrate_lock:
+        if url not in _migrated_urls:
+            migrate(conn)
+            _migrated_urls.add(url)
+    return conn

@@ -1,0 +1,51 @@
+"""Where the PostgreSQL databases are: a URL from the environment, or an embedded server.
+
+`SYNC_DATABASE_URL` (the Actions database) and `DAGSTER_POSTGRES_URL` (Dagster's own storage) win when
+set. Otherwise an embedded PostgreSQL from the `pgserver` package serves under `.sync_data/pg`, shared by
+every process of the project on this machine (pgserver reuses a running instance).
+"""
+
+from __future__ import annotations
+
+import os
+import psycopg
+
+from sync_pipelines.paths import data_dir
+
+ACTIONS_DATABASE = "actions"
+DAGSTER_DATABASE = "dagster"
+
+def embedded_database_url(database: str) -> str:
+    """Start (or reuse) the embedded server and return a URL for `database`, creating it if missing."""
+    import pgserver  # imported lazily: only the embedded path needs it
+
+    server = pgserver.get_server(data_dir() / "pg", cleanup_mode=None)
+    _create_database_if_missing(server.get_uri("postgres"), database)
+    return server.get_uri(database)
+
+
+def _create_database_if_missing(admin_url: str, database: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{database}"')
+
+
+def actions_database_url(configured: str | None = None) -> str:
+    """The Actions database: the given URL, else `SYNC_DATABASE_URL`, else the embedded server."""
+    return configured or os.environ.get("SYNC_DATABASE_URL") or embedded_database_url(ACTIONS_DATABASE)
+
+
+def dagster_database_url() -> str:
+    """Dagster's run/event/schedule storage: `DAGSTER_POSTGRES_URL`, else the embedded server."""
+    url = os.environ.get("DAGSTER_POSTGRES_URL") or embedded_database_url(DAGSTER_DATABASE)
+    # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3, whose server-side parameters break
+    # dagster-postgres's `NOTIFY channel, %s`; dagster-postgres is written for psycopg2.
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        url = "postgresql+psycopg2://" + url.split("://", 1)[1]
+    return url
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for messages."""
+    return psycopg.conninfo.make_conninfo(url, password="***") if "@" in url else url

@@ -1,0 +1,176 @@
+"""The people tables: load the Marketo extract, keep the Actions person table equal to its owned subset.
+
+Every write is keyed by Marketo id and compares a hash of the synced fields, so a rerun after a crash
+rewrites nothing that is already right.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+import psycopg
+
+from sync_pipelines.store.copy import copy_frame
+
+# The 11 fields of the standard mapping, by their Actions column names.
+PERSON_FIELDS = [
+    "first_name",
+    "last_name",
+    "salesforce_contact_id",
+    "salesforce_lead_id",
+    "company",
+    "title",
+    "email",
+    "phone",
+    "linkedin_url",
+    "source",
+]
+PERSON_COLUMNS = ["marketo_id", *PERSON_FIELDS]
+EXTRACT_COLUMNS = [*PERSON_COLUMNS, "salesforce_type", "owner_id", "unsubscribed", "marketo_updated_at"]
+
+_EXTRACT_CONTENT = EXTRACT_COLUMNS[1:]
+_STAGING = "person_extract_staging"
+
+
+@dataclass(frozen=True)
+class WriteCounts:
+    inserted: int = 0
+    updated: int = 0
+    removed: int = 0
+
+
+def _columns(names: list[str], prefix: str = "") -> str:
+    return ", ".join(f"{prefix}{name}" for name in names)
+
+
+def _row_hash(names: list[str], prefix: str = "") -> str:
+    # ROW(...)::text tells NULL from '' and keeps field boundaries, so equal hashes mean equal fields.
+    return f"md5(ROW({_columns(names, prefix)})::text)"
+
+
+class ExtractLoad:
+    """Stream extract chunks into a staging table, then merge them into marketo_person_extract at once.
+
+    Use inside one transaction: `add` each clean chunk, then `merge`. Nothing is visible to readers
+    until the transaction commits, so a crash leaves the previous extract intact.
+    """
+
+    def __init__(self, conn: psycopg.Connection):
+        self._conn = conn
+        self.staged = 0
+        conn.execute(
+            f"CREATE TEMP TABLE {_STAGING} (LIKE marketo_person_extract) ON COMMIT DROP; "
+            f"ALTER TABLE {_STAGING} ALTER COLUMN row_hash DROP NOT NULL, "
+            f"ALTER COLUMN changed_at DROP NOT NULL"
+        )
+
+    def add(self, clean: pd.DataFrame) -> None:
+        self.staged += copy_frame(self._conn, _STAGING, clean[EXTRACT_COLUMNS])
+
+    def merge(self, now: datetime, *, scope_ids: list[int] | None) -> WriteCounts:
+        """Upsert the staged people; remove people missing from the extract.
+
+        scope_ids=None means the staged rows are a full extract: everyone absent has left Marketo.
+        With a list, only those ids were asked for, and the ones not staged have left.
+        """
+        self._conn.execute(f"ANALYZE {_STAGING}")
+        inserted, updated = self._conn.execute(
+            f"""
+            WITH upserted AS (
+                INSERT INTO marketo_person_extract ({_columns(EXTRACT_COLUMNS)}, row_hash, changed_at)
+                SELECT DISTINCT ON (marketo_id) {_columns(EXTRACT_COLUMNS)}, {_row_hash(_EXTRACT_CONTENT)}, %(now)s
+                FROM {_STAGING}
+                -- the same person can appear in two adjacent export windows: keep the newest version
+                ORDER BY marketo_id, marketo_updated_at DESC NULLS LAST
+                ON CONFLICT (marketo_id) DO UPDATE SET
+                    {", ".join(f"{c} = EXCLUDED.{c}" for c in _EXTRACT_CONTENT)},
+                    row_hash = EXCLUDED.row_hash, changed_at = EXCLUDED.changed_at
+                WHERE marketo_person_extract.row_hash <> EXCLUDED.row_hash
+                RETURNING (xmax = 0) AS inserted
+            )
+            SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted
+            """,
+            {"now": now},
+        ).fetchone()
+        absent = f"NOT EXISTS (SELECT 1 FROM {_STAGING} s WHERE s.marketo_id = e.marketo_id)"
+        if scope_ids is None:
+            removed = self._conn.execute(f"DELETE FROM marketo_person_extract e WHERE {absent}").rowcount
+        else:
+            removed = self._conn.execute(
+                f"DELETE FROM marketo_person_extract e WHERE e.marketo_id = ANY(%s) AND {absent}", (scope_ids,)
+            ).rowcount
+        # People that loaded cleanly leave the quarantine.
+        self._conn.execute(
+            f"DELETE FROM person_quarantine q USING {_STAGING} s WHERE q.marketo_id = s.marketo_id"
+        )
+        return WriteCounts(inserted=inserted, updated=updated, removed=removed)
+
+
+def quarantine_people(conn: psycopg.Connection, bad: pd.DataFrame, now: datetime) -> int:
+    """Record rows that cannot be synced (source_key, marketo_id, reason, source_row); returns the count."""
+    if bad.empty:
+        return 0
+    rows = [
+        (row.source_key, None if pd.isna(row.marketo_id) else int(row.marketo_id), row.reason,
+         json.dumps(row.source_row, ensure_ascii=False), now, now)
+        for row in bad.itertuples(index=False)
+    ]
+    with conn.cursor() as cursor:
+        cursor.executemany(
+            """
+            INSERT INTO person_quarantine (source_key, marketo_id, reason, source_row, first_seen_at, last_seen_at)
+            VALUES (%s, %s, %s, %s, %s, %s)
+            ON CONFLICT (source_key) DO UPDATE SET
+                reason = EXCLUDED.reason, source_row = EXCLUDED.source_row, last_seen_at = EXCLUDED.last_seen_at
+            """,
+            rows,
+        )
+    return len(rows)
+
+
+def forget_stale_quarantine(conn: psycopg.Connection, seen_since: datetime, *, marketo_ids: list[int] | None) -> int:
+    """Drop entries the extract did not see again: the person left Marketo, or loaded cleanly.
+
+    marketo_ids=None after a full extract (every entry was due to be seen), else the ids that were asked for.
+    """
+    if marketo_ids is None:
+        return conn.execute("DELETE FROM person_quarantine WHERE last_seen_at < %s", (seen_since,)).rowcount
+    return conn.execute(
+        "DELETE FROM person_quarantine WHERE last_seen_at < %s AND marketo_id = ANY(%s)", (seen_since, marketo_ids)
+    ).rowcount
+
+
+def sync_actions_people(conn: psycopg.Connection, now: datetime, *, verify_stored_rows: bool = False) -> WriteCounts:
+    """Make actions_person equal to the sales-owned people of the extract.
+
+    Rows whose stored hash matches are left alone. With verify_stored_rows the hash is recomputed from
+    the row itself, which also repairs edits made to the table outside the sync (the nightly compare).
+    """
+    existing_hash = _row_hash(PERSON_FIELDS, "actions_person.") if verify_stored_rows else "actions_person.row_hash"
+    inserted, updated = conn.execute(
+        f"""
+        WITH upserted AS (
+            INSERT INTO actions_person ({_columns(PERSON_COLUMNS)}, first_synced_at, last_synced_at,
+                                        source_updated_at, row_hash)
+            SELECT {_columns(PERSON_COLUMNS)}, %(now)s, %(now)s, marketo_updated_at, {_row_hash(PERSON_FIELDS)}
+            FROM sales_owned_people
+            ON CONFLICT (marketo_id) DO UPDATE SET
+                {", ".join(f"{c} = EXCLUDED.{c}" for c in PERSON_FIELDS)},
+                last_synced_at = EXCLUDED.last_synced_at,
+                source_updated_at = EXCLUDED.source_updated_at,
+                row_hash = EXCLUDED.row_hash
+            WHERE {existing_hash} <> EXCLUDED.row_hash
+            RETURNING (xmax = 0) AS inserted
+        )
+        SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted
+        """,
+        {"now": now},
+    ).fetchone()
+    removed = conn.execute(
+        "DELETE FROM actions_person a WHERE NOT EXISTS "
+        "(SELECT 1 FROM sales_owned_people s WHERE s.marketo_id = a.marketo_id)"
+    ).rowcount
+    return WriteCounts(inserted=inserted, updated=updated, removed=removed)

@@ -1,0 +1,56 @@
+"""normalize_extract: typing, empty-to-missing, and the quarantine reasons."""
+
+import pandas as pd
+import pytest
+
+from sync_pipelines.people.fields import EXTRACT_FIELDS
+from sync_pipelines.people.transforms import normalize_extract
+
+
+def raw(*rows):
+    records = [{name: None for name in EXTRACT_FIELDS} | row for row in rows]
+    return pd.DataFrame(records, columns=list(EXTRACT_FIELDS)).astype("string")
+
+
+def test_good_row_is_typed_and_renamed_to_actions_columns():
+    clean, bad = normalize_extract(raw({
+        "id": "42", "firstName": "花子", "email": "", "unsubscribed": "true",
+        "updatedAt": "2025-03-01T10:00:00Z", "sfdcLeadOwnerId": "005A",
+    }))
+    assert bad.empty
+    row = clean.iloc[0]
+    assert row["marketo_id"] == 42 and clean["marketo_id"].dtype == "int64"
+    assert row["first_name"] == "花子"
+    assert pd.isna(row["email"])  # empty means missing, never ''
+    assert row["unsubscribed"] is True or row["unsubscribed"] == True  # noqa: E712 (pandas boolean)
+    assert row["marketo_updated_at"] == pd.Timestamp("2025-03-01T10:00:00Z")
+    assert row["owner_id"] == "005A"
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        ({"id": None}, "Marketo id is missing or not a positive integer"),
+        ({"id": "12x"}, "Marketo id is missing or not a positive integer"),
+        ({"id": "-3"}, "Marketo id is missing or not a positive integer"),
+        ({"id": "7", "lastName": "a\x00b"}, "last_name contains a NUL byte"),
+        ({"id": "7", "updatedAt": "yesterday"}, "updatedAt is not a valid timestamp"),
+        ({"id": "7", "unsubscribed": "perhaps"}, "unsubscribed is not a boolean"),
+    ],
+)
+def test_bad_rows_are_quarantined_with_their_reason(row, reason):
+    clean, bad = normalize_extract(raw({"id": "1"}, row))
+    assert list(clean["marketo_id"]) == [1]  # the good row still goes through
+    assert len(bad) == 1 and reason in bad.iloc[0]["reason"]
+
+
+def test_quarantine_keys_rows_by_marketo_id_when_usable_and_escapes_nul():
+    _, bad = normalize_extract(raw({"id": "7", "firstName": "x\x00"}, {"id": "oops", "firstName": "y"}))
+    assert bad.iloc[0]["source_key"] == "marketo:7" and bad.iloc[0]["marketo_id"] == 7
+    assert bad.iloc[0]["source_row"]["firstName"] == "x\\x00"
+    assert bad.iloc[1]["source_key"].startswith("row:") and pd.isna(bad.iloc[1]["marketo_id"])
+
+
+def test_missing_extract_field_is_a_clear_error():
+    with pytest.raises(ValueError, match="sfdcLeadOwnerId"):
+        normalize_extract(raw({"id": "1"}).drop(columns=["sfdcLeadOwnerId"]))

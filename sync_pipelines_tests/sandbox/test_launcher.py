@@ -1,0 +1,43 @@
+"""The standalone sandbox: started detached once, reused, stopped."""
+
+import json
+import threading
+
+import httpx
+import psutil
+import pytest
+
+from sync_pipelines.sandbox.launcher import ensure_sandbox, stop_sandbox
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    yield str(tmp_path)
+    stop_sandbox(str(tmp_path))
+
+
+def test_ensure_sandbox_starts_then_reuses(data_dir, tmp_path):
+    results: list[dict] = []
+    callers = [threading.Thread(target=lambda: results.append(
+        ensure_sandbox(data_dir, size=200, seed=3))) for _ in range(2)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(90)
+    assert len(results) == 2 and results[0] == results[1], "concurrent callers share one sandbox"
+    info = results[0]
+    assert {"pid", "marketo_url", "marketo_client_id", "marketo_client_secret", "seed",
+            "size"} <= set(info)
+    assert (info["size"], info["seed"]) == (200, 3)
+    assert json.loads((tmp_path / "sandbox.json").read_text()) == info
+    assert httpx.get(f"{info['marketo_url']}/sandbox/stats").json()["leads"] == 200
+    token = httpx.get(f"{info['marketo_url']}/identity/oauth/token", params={
+        "grant_type": "client_credentials", "client_id": info["marketo_client_id"],
+        "client_secret": info["marketo_client_secret"]})
+    assert token.status_code == 200
+    assert ensure_sandbox(data_dir, size=200, seed=3) == info
+
+    process = psutil.Process(info["pid"])
+    stop_sandbox(data_dir)
+    assert not (tmp_path / "sandbox.json").exists()
+    assert not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
