@@ -16,6 +16,7 @@ from pydantic import Field
 
 from sync_pipelines import store
 from sync_pipelines.marketo.client import MarketoClient
+from sync_pipelines.salesforce.client import SalesforceClient
 from sync_pipelines.store.database import actions_database_url
 
 
@@ -83,6 +84,44 @@ class MarketoResource(dg.ConfigurableResource):
         return since, datetime.now(timezone.utc)
 
 
+class SalesforceResource(dg.ConfigurableResource):
+    """Salesforce REST through simple-salesforce. Without instance_url, the local sandbox emulator serves.
+
+    Log in with client credentials (client_id/client_secret, token at {instance}/services/oauth2/token)
+    or with username/password/security_token (+ domain: login, test or a My Domain prefix).
+    """
+
+    instance_url: str | None = Field(default=None, description="e.g. https://yourorg.my.salesforce.com")
+    client_id: str | None = None
+    client_secret: str | None = None
+    username: str | None = None
+    password: str | None = None
+    security_token: str | None = None
+    domain: str = "login"
+    ca_bundle: str | None = Field(default=None, description="CA bundle to verify Salesforce TLS with")
+
+    @contextmanager
+    def client(self) -> Iterator[SalesforceClient]:
+        if self.instance_url:
+            settings = dict(
+                client_id=self.client_id, client_secret=self.client_secret, username=self.username,
+                password=self.password, security_token=self.security_token, domain=self.domain,
+                ca_bundle=self.ca_bundle,
+            )
+            url = self.instance_url
+        else:
+            from sync_pipelines.sandbox.launcher import ensure_sandbox
+
+            sandbox = ensure_sandbox()
+            url = sandbox["salesforce_url"]
+            settings = dict(
+                client_id=sandbox["salesforce_client_id"], client_secret=sandbox["salesforce_client_secret"],
+                ca_bundle=sandbox["salesforce_ca_bundle"],
+            )
+        with SalesforceClient(url, **settings) as client:
+            yield client
+
+
 class ActionsDatabase(dg.ConfigurableResource):
     """The Actions PostgreSQL database (SYNC_DATABASE_URL, else the embedded server)."""
 
@@ -101,6 +140,16 @@ def shared_resources() -> dict[str, dg.ConfigurableResource]:
             base_url=env_or_none("MARKETO_BASE_URL"),
             client_id=env_or_none("MARKETO_CLIENT_ID"),
             client_secret=env_or_none("MARKETO_CLIENT_SECRET"),
+        ),
+        "salesforce": SalesforceResource(
+            instance_url=env_or_none("SALESFORCE_INSTANCE_URL"),
+            client_id=env_or_none("SALESFORCE_CLIENT_ID"),
+            client_secret=env_or_none("SALESFORCE_CLIENT_SECRET"),
+            username=env_or_none("SALESFORCE_USERNAME"),
+            password=env_or_none("SALESFORCE_PASSWORD"),
+            security_token=env_or_none("SALESFORCE_SECURITY_TOKEN"),
+            domain=env_or_none("SALESFORCE_DOMAIN") or "login",
+            ca_bundle=env_or_none("SALESFORCE_CA_BUNDLE"),
         ),
         "actions_db": ActionsDatabase(url=env_or_none("SYNC_DATABASE_URL")),
     }

@@ -19,6 +19,7 @@ def embedded_database_url(database: str) -> str:
     """Start (or reuse) the embedded server and return a URL for `database`, creating it if missing."""
     import pgserver  # imported lazily: only the embedded path needs it
 
+    data_dir().mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(data_dir() / "pg", cleanup_mode=None)
     _create_database_if_missing(server.get_uri("postgres"), database)
     return server.get_uri(database)
