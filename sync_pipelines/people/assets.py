@@ -2,6 +2,7 @@
 
 import time
 from datetime import datetime, timezone
+from typing import Optional
 
 import dagster as dg
 
@@ -11,6 +12,7 @@ from sync_pipelines.resources import ActionsDatabase, MarketoResource
 from sync_pipelines.store.people import (
     ExtractLoad,
     forget_stale_quarantine,
+    person_backlog,
     quarantine_people,
     sync_actions_people,
 )
@@ -25,9 +27,16 @@ class PersonExtractConfig(dg.Config):
 
 
 class ActionsPeopleConfig(dg.Config):
-    """verify_stored_rows recompares every Actions row with the extract, repairing edits made outside the sync."""
+    """Which people to bring into Actions, and how.
 
+    marketo_ids: just these people (an incremental run); empty: everyone in the extract.
+    verify_stored_rows: recompare every row with the extract, repairing edits made outside the sync.
+    new_people_limit: load at most this many people not yet in Actions (the paced initial sync).
+    """
+
+    marketo_ids: list[int] = []
     verify_stored_rows: bool = False
+    new_people_limit: Optional[int] = None
 
 
 @dg.asset(
@@ -129,17 +138,29 @@ def sales_owned_people(actions_db: ActionsDatabase) -> dg.MaterializeResult:
 def actions_people(config: ActionsPeopleConfig, actions_db: ActionsDatabase) -> dg.MaterializeResult:
     clock = time.monotonic()
     with actions_db.connection() as conn, conn.transaction():
-        counts = sync_actions_people(conn, datetime.now(timezone.utc), verify_stored_rows=config.verify_stored_rows)
+        counts = sync_actions_people(
+            conn,
+            datetime.now(timezone.utc),
+            verify_stored_rows=config.verify_stored_rows,
+            new_people_limit=config.new_people_limit,
+            scope_ids=config.marketo_ids or None,
+        )
         total, quarantined = conn.execute(
             "SELECT (SELECT count(*) FROM actions_person), (SELECT count(*) FROM person_quarantine)"
         ).fetchone()
-        sample_ids = [row[0] for row in conn.execute("SELECT marketo_id FROM actions_person ORDER BY last_synced_at DESC, marketo_id LIMIT 5")]
+        backlog = person_backlog(conn)
+        sample_ids = [
+            row[0]
+            for row in conn.execute("SELECT marketo_id FROM actions_person ORDER BY last_synced_at DESC, marketo_id LIMIT 5")
+        ]
     return dg.MaterializeResult(
         metadata={
             "inserted": counts.inserted,
             "updated": counts.updated,
             "removed": counts.removed,
             "actions_people": total,
+            "initial_sync_backlog": backlog,
+            "initial_sync_progress_percent": round(100.0 * total / (total + backlog), 1) if total + backlog else 100.0,
             "quarantined_total": quarantined,
             "recently_synced_marketo_ids": dg.MetadataValue.json(sample_ids),
             "duration_seconds": round(time.monotonic() - clock, 3),

@@ -9,7 +9,13 @@ person_sync_job = dg.define_asset_job(
     # cost more than the incremental sync itself.
     executor_def=dg.in_process_executor,
     description=(
-        "Marketo -> Actions person sync. Without config: a full extract (initial sync). With "
-        "ops.marketo_person_extract.config.marketo_ids: just those people (incremental)."
+        "Marketo -> Actions person sync. Without config: a full extract and compare (initial sync). "
+        "With marketo_ids in the config of marketo_person_extract and actions_people: just those people."
     ),
 )
+
+
+def incremental_run_config(marketo_ids: list[int]) -> dict:
+    """Run config of person_sync_job that syncs just these people (extract and Actions steps alike)."""
+    scoped = {"config": {"marketo_ids": marketo_ids}}
+    return {"ops": {"marketo_person_extract": scoped, "actions_people": scoped}}

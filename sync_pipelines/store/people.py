@@ -109,6 +109,20 @@ class ExtractLoad:
         return WriteCounts(inserted=inserted, updated=updated, removed=removed)
 
 
+def allow_person_writes(conn: psycopg.Connection) -> None:
+    """Declare this transaction the person sync, the only writer the actions_person guard lets through."""
+    conn.execute("SELECT set_config('sync_pipelines.writer', 'person_sync', true)")
+
+
+def person_backlog(conn: psycopg.Connection) -> int:
+    """Owned people of the extract not yet in the Actions person table (the initial-sync backlog)."""
+    (backlog,) = conn.execute(
+        "SELECT count(*) FROM sales_owned_people s "
+        "WHERE NOT EXISTS (SELECT 1 FROM actions_person a WHERE a.marketo_id = s.marketo_id)"
+    ).fetchone()
+    return backlog
+
+
 def quarantine_people(conn: psycopg.Connection, bad: pd.DataFrame, now: datetime) -> int:
     """Record rows that cannot be synced (source_key, marketo_id, reason, source_row); returns the count."""
     if bad.empty:
@@ -143,20 +157,42 @@ def forget_stale_quarantine(conn: psycopg.Connection, seen_since: datetime, *, m
     ).rowcount
 
 
-def sync_actions_people(conn: psycopg.Connection, now: datetime, *, verify_stored_rows: bool = False) -> WriteCounts:
+def sync_actions_people(
+    conn: psycopg.Connection,
+    now: datetime,
+    *,
+    verify_stored_rows: bool = False,
+    new_people_limit: int | None = None,
+    scope_ids: list[int] | None = None,
+) -> WriteCounts:
     """Make actions_person equal to the sales-owned people of the extract.
 
     Rows whose stored hash matches are left alone. With verify_stored_rows the hash is recomputed from
     the row itself, which also repairs edits made to the table outside the sync (the nightly compare).
+    new_people_limit loads at most that many people not yet in Actions (lowest Marketo ids first), for
+    the paced initial sync; changes to people already loaded and removals always apply.
+    scope_ids limits the whole sync (upserts and removals) to those Marketo ids: an incremental run.
     """
     existing_hash = _row_hash(PERSON_FIELDS, "actions_person.") if verify_stored_rows else "actions_person.row_hash"
+    in_scope = "TRUE" if scope_ids is None else "marketo_id = ANY(%(scope_ids)s)"
+    source = f"(SELECT * FROM sales_owned_people WHERE {in_scope}) AS owned"
+    if new_people_limit is not None:
+        source = f"""(
+            SELECT s.* FROM sales_owned_people s JOIN actions_person a USING (marketo_id) WHERE {in_scope}
+            UNION ALL
+            (SELECT s.* FROM sales_owned_people s
+             WHERE {in_scope} AND NOT EXISTS (SELECT 1 FROM actions_person a WHERE a.marketo_id = s.marketo_id)
+             ORDER BY s.marketo_id LIMIT {int(new_people_limit)})
+        ) AS batch"""
+    params = {"now": now, "scope_ids": scope_ids}
+    allow_person_writes(conn)
     inserted, updated = conn.execute(
         f"""
         WITH upserted AS (
             INSERT INTO actions_person ({_columns(PERSON_COLUMNS)}, first_synced_at, last_synced_at,
                                         source_updated_at, row_hash)
             SELECT {_columns(PERSON_COLUMNS)}, %(now)s, %(now)s, marketo_updated_at, {_row_hash(PERSON_FIELDS)}
-            FROM sales_owned_people
+            FROM {source}
             ON CONFLICT (marketo_id) DO UPDATE SET
                 {", ".join(f"{c} = EXCLUDED.{c}" for c in PERSON_FIELDS)},
                 last_synced_at = EXCLUDED.last_synced_at,
@@ -167,10 +203,11 @@ def sync_actions_people(conn: psycopg.Connection, now: datetime, *, verify_store
         )
         SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted
         """,
-        {"now": now},
+        params,
     ).fetchone()
     removed = conn.execute(
-        "DELETE FROM actions_person a WHERE NOT EXISTS "
-        "(SELECT 1 FROM sales_owned_people s WHERE s.marketo_id = a.marketo_id)"
+        f"DELETE FROM actions_person a WHERE {in_scope} AND NOT EXISTS "
+        "(SELECT 1 FROM sales_owned_people s WHERE s.marketo_id = a.marketo_id)",
+        params,
     ).rowcount
     return WriteCounts(inserted=inserted, updated=updated, removed=removed)

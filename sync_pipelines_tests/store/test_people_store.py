@@ -3,10 +3,17 @@
 from datetime import datetime, timedelta, timezone
 
 import pandas as pd
+import psycopg
 import pytest
 
 from sync_pipelines import store
-from sync_pipelines.store.people import EXTRACT_COLUMNS, ExtractLoad, sync_actions_people
+from sync_pipelines.store.people import (
+    EXTRACT_COLUMNS,
+    ExtractLoad,
+    allow_person_writes,
+    person_backlog,
+    sync_actions_people,
+)
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -102,9 +109,40 @@ def test_duplicate_ids_in_one_extract_keep_the_newest_version(conn):
     assert actions_rows(conn)[1][3] == "new"
 
 
+def test_only_the_person_sync_may_write_the_person_table(conn):
+    load(conn, frame(person(1)), T0)
+    conn.commit()
+    for statement in (
+        "UPDATE actions_person SET title = 'x'",
+        "DELETE FROM actions_person",
+        "INSERT INTO actions_person (marketo_id, first_synced_at, last_synced_at, row_hash) VALUES (9, now(), now(), '')",
+        "TRUNCATE actions_person",
+    ):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="written only by the person sync"):
+            with conn.transaction():
+                conn.execute(statement)
+    assert sorted(actions_rows(conn)) == [1]
+
+
 def test_verify_stored_rows_repairs_direct_edits(conn):
     load(conn, frame(person(1, title="CTO")), T0)
-    conn.execute("UPDATE actions_person SET title = 'edited outside the sync'")
+    with conn.transaction():  # an edit that slipped past the guard (a DBA declaring itself the sync)
+        allow_person_writes(conn)
+        conn.execute("UPDATE actions_person SET title = 'edited outside the sync'")
     assert sync_actions_people(conn, T0).updated == 0  # the stored hash still matches the extract
     assert sync_actions_people(conn, T0, verify_stored_rows=True).updated == 1
     assert actions_rows(conn)[1][3] == "CTO"
+
+
+def test_new_people_limit_loads_the_backlog_in_batches_lowest_ids_first(conn):
+    with conn.transaction():
+        extract = ExtractLoad(conn)
+        extract.add(frame(*(person(i) for i in range(1, 8))))
+        extract.merge(T0, scope_ids=None)
+    assert person_backlog(conn) == 7
+    assert sync_actions_people(conn, T0, new_people_limit=3).inserted == 3
+    assert sorted(actions_rows(conn)) == [1, 2, 3]
+    assert sync_actions_people(conn, T0, new_people_limit=3).inserted == 3
+    assert person_backlog(conn) == 1
+    assert sync_actions_people(conn, T0, new_people_limit=3).inserted == 1
+    assert sorted(actions_rows(conn)) == list(range(1, 8))
