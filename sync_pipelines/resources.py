@@ -57,11 +57,14 @@ class MarketoResource(dg.ConfigurableResource):
                 sandbox["marketo_url"], sandbox["marketo_client_id"], sandbox["marketo_client_secret"]
             )
             poll = 0.2  # the emulator finishes export jobs in a fraction of a second
+        # The sandbox serves this process alone, so it may use Marketo's whole allowance (100 per 20 s);
+        # a real instance is shared with other integrations (Adobe advises about half).
+        calls_per_window = self.calls_per_window if self.base_url else max(self.calls_per_window, 100)
         client = MarketoClient(
             url,
             client_id,
             client_secret,
-            calls_per_window=self.calls_per_window,
+            calls_per_window=calls_per_window,
             window_seconds=self.window_seconds,
             max_concurrent=self.max_concurrent,
             daily_call_budget=self.daily_call_budget,

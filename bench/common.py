@@ -1,0 +1,67 @@
+"""Shared pieces of the benchmarks: a standalone sandbox process, a fresh database, figures output."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@contextmanager
+def sandbox_process(size: int, seed: int = 42):
+    """The sandbox emulators in their own process (so their memory is not the sync's), yielding sandbox.json."""
+    with tempfile.TemporaryDirectory(prefix="bench_sandbox_") as data_dir:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sync_pipelines.sandbox", "--size", str(size), "--seed", str(seed), "--data-dir", data_dir],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        info_path = Path(data_dir) / "sandbox.json"
+        try:
+            deadline = time.monotonic() + 300
+            while not info_path.exists():
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the sandbox did not start")
+                time.sleep(0.2)
+            yield json.loads(info_path.read_text())
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+@contextmanager
+def fresh_database():
+    """A new database on SYNC_BENCH_ADMIN_URL (default: the local server), dropped afterwards."""
+    admin = os.environ.get("SYNC_BENCH_ADMIN_URL", LOCAL_SERVER)
+    name = f"sync_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield psycopg.conninfo.make_conninfo(admin, dbname=name)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def peak_memory_mib() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def report(name: str, figures: dict) -> None:
+    """One line per figure, and all of them in bench/results/<name>.json."""
+    for key, value in figures.items():
+        print(f"{name}: {key} = {value}")
+    RESULTS_DIR.mkdir(exist_ok=True)
+    (RESULTS_DIR / f"{name}.json").write_text(json.dumps(figures, indent=2, default=str))
