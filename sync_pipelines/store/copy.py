@@ -2,30 +2,30 @@
 
 from __future__ import annotations
 
-import csv
 import io
 
 import pandas as pd
 import psycopg
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 from psycopg import sql
+
+# Every value quoted, missing values written as nothing: PostgreSQL's CSV COPY reads an unquoted empty
+# field as NULL and a quoted one as text, so embedded newlines, quotes and a lone backslash-dot travel
+# intact. Arrow's C++ writer is several times faster than DataFrame.to_csv.
+_WRITE_OPTIONS = pa_csv.WriteOptions(include_header=False, quoting_style="all_valid")
 
 
 def copy_frame(conn: psycopg.Connection, table: str, frame: pd.DataFrame) -> int:
-    """COPY `frame` into `table` (columns by name); returns the rows written.
-
-    Every non-numeric value is quoted, so text such as a lone backslash-dot line or embedded newlines
-    travels intact; FORCE_NULL turns the empty quoted values that pandas writes for missing data back into
-    NULL (the sync stores no empty strings: transforms map them to missing).
-    """
+    """COPY `frame` into `table` (columns by name); returns the rows written."""
     if frame.empty:
         return 0
-    columns = list(frame.columns)
-    buffer = io.StringIO()
-    frame.to_csv(buffer, header=False, index=False, quoting=csv.QUOTE_NONNUMERIC, date_format="%Y-%m-%dT%H:%M:%S.%f%z")
-    statement = sql.SQL("COPY {table} ({columns}) FROM STDIN (FORMAT csv, FORCE_NULL ({columns}))").format(
+    buffer = io.BytesIO()
+    pa_csv.write_csv(pa.Table.from_pandas(frame, preserve_index=False), buffer, _WRITE_OPTIONS)
+    statement = sql.SQL("COPY {table} ({columns}) FROM STDIN (FORMAT csv)").format(
         table=sql.Identifier(table),
-        columns=sql.SQL(", ").join(map(sql.Identifier, columns)),
+        columns=sql.SQL(", ").join(map(sql.Identifier, frame.columns)),
     )
     with conn.cursor() as cursor, cursor.copy(statement) as copy:
-        copy.write(buffer.getvalue())
+        copy.write(buffer.getbuffer())
     return len(frame)
