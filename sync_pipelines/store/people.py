@@ -77,6 +77,8 @@ class ExtractLoad:
         With a list, only those ids were asked for, and the ones not staged have left.
         """
         self._conn.execute(f"ANALYZE {_STAGING}")
+        # Deduplicating a full extract sorts every row: in memory, not in temporary files on disk.
+        self._conn.execute("SET LOCAL work_mem = '256MB'")
         inserted, updated = self._conn.execute(
             f"""
             WITH upserted AS (
