@@ -2,10 +2,11 @@
 
 import dagster as dg
 
-from sync_pipelines import people
+from sync_pipelines import people, unsubscribes
 from sync_pipelines.resources import shared_resources
 
 defs = dg.Definitions.merge(
     people.defs,
+    unsubscribes.defs,
     dg.Definitions(resources=shared_resources()),
 )

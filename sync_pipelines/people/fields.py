@@ -20,6 +20,7 @@ SUPPORT_FIELDS = {
     "sfdcType": "salesforce_type",
     "sfdcLeadOwnerId": "owner_id",
     "unsubscribed": "unsubscribed",
+    "emailInvalid": "email_invalid",  # a hard bounce: the send check blocks the person
     "updatedAt": "marketo_updated_at",
 }
 

@@ -9,8 +9,9 @@ import pandas as pd
 
 from sync_pipelines.people.fields import EXTRACT_FIELDS
 
+_FLAG_COLUMNS = ["unsubscribed", "email_invalid"]
 _TEXT_COLUMNS = [
-    column for column in EXTRACT_FIELDS.values() if column not in ("marketo_id", "unsubscribed", "marketo_updated_at")
+    column for column in EXTRACT_FIELDS.values() if column not in ("marketo_id", "marketo_updated_at", *_FLAG_COLUMNS)
 ]
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
@@ -50,9 +51,10 @@ def normalize_extract(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     flag(frame["marketo_updated_at"].notna() & updated_at.isna(), "updatedAt is not a valid timestamp")
     frame["marketo_updated_at"] = updated_at
 
-    flags = frame["unsubscribed"].astype("string").str.strip().str.lower()
-    frame["unsubscribed"] = flags.map(lambda v: True if v in _TRUE else False if v in _FALSE else pd.NA).astype("boolean")
-    flag(flags.notna() & (flags != "") & frame["unsubscribed"].isna(), "unsubscribed is not a boolean")
+    for column in _FLAG_COLUMNS:
+        text = frame[column].astype("string").str.strip().str.lower()
+        frame[column] = text.map(lambda v: True if v in _TRUE else False if v in _FALSE else pd.NA).astype("boolean")
+        flag(text.notna() & (text != "") & frame[column].isna(), f"{column} is not a boolean")
 
     rejected = problems.map(bool)
     frame["marketo_id"] = marketo_id.where(valid_id).astype("Int64")

@@ -29,7 +29,7 @@ PERSON_FIELDS = [
     "source",
 ]
 PERSON_COLUMNS = ["marketo_id", *PERSON_FIELDS]
-EXTRACT_COLUMNS = [*PERSON_COLUMNS, "salesforce_type", "owner_id", "unsubscribed", "marketo_updated_at"]
+EXTRACT_COLUMNS = [*PERSON_COLUMNS, "salesforce_type", "owner_id", "unsubscribed", "email_invalid", "marketo_updated_at"]
 
 _EXTRACT_CONTENT = EXTRACT_COLUMNS[1:]
 _STAGING = "person_extract_staging"

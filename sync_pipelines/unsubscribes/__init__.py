@@ -1,0 +1,21 @@
+"""The unsubscribe domain: opt-outs two-way between Actions and Salesforce (never to Marketo), Marketo's
+unsubscribe status per Actions person, and the send check (see README.md in this package)."""
+
+import dagster as dg
+
+from sync_pipelines.unsubscribes.assets import marketo_unsubscribe_status, salesforce_unsubscribes
+from sync_pipelines.unsubscribes.checks import every_actions_opt_out_reached_salesforce, marketo_status_matches_extract
+from sync_pipelines.unsubscribes.jobs import unsubscribe_sync_job
+from sync_pipelines.unsubscribes.schedules import unsubscribe_sync_schedule
+from sync_pipelines.unsubscribes.send_check import SendDecision, check_send
+from sync_pipelines.unsubscribes.sensors import unsubscribe_after_person_sync_sensor
+
+defs = dg.Definitions(
+    assets=[salesforce_unsubscribes, marketo_unsubscribe_status],
+    asset_checks=[every_actions_opt_out_reached_salesforce, marketo_status_matches_extract],
+    jobs=[unsubscribe_sync_job],
+    schedules=[unsubscribe_sync_schedule],
+    sensors=[unsubscribe_after_person_sync_sensor],
+)
+
+__all__ = ["SendDecision", "check_send", "defs"]

@@ -1,0 +1,186 @@
+"""Unsubscribes: opt-outs reconciled between Actions and Salesforce, and Marketo's status per person.
+
+Nothing here writes to Marketo (no Marketo resource is even used): Marketo's flags are read from the
+people extract, which the person sync keeps fresh.
+"""
+
+import time
+from datetime import datetime, timedelta, timezone
+
+import dagster as dg
+import pandas as pd
+
+from sync_pipelines.resources import ActionsDatabase, SalesforceResource
+from sync_pipelines.store.unsubscribes import (
+    PushedRecord,
+    apply_resolutions,
+    clear_quarantine,
+    get_cursor,
+    load_people,
+    mark_pushed,
+    quarantine,
+    refresh_marketo_status,
+    set_cursor,
+)
+from sync_pipelines.unsubscribes.salesforce_io import (
+    OBJECTS,
+    READING_COLUMNS,
+    read_changes,
+    read_records,
+    write_opt_outs,
+)
+from sync_pipelines.unsubscribes.transforms import (
+    CONFLICT,
+    TO_ACTIONS,
+    TO_SALESFORCE,
+    reconcile_frame,
+    record_key,
+    resolve_opt_outs,
+    salesforce_records,
+)
+
+OWNERS = ["team:data-engineering"]
+# Each read starts this long before the cursor: a change whose SystemModstamp was stamped before a commit
+# that became visible later is still read. Re-read records are recognised and skipped.
+CURSOR_OVERLAP = timedelta(minutes=2)
+
+
+def _cursor_name(sobject: str) -> str:
+    return f"salesforce_{sobject.lower()}_modstamp"
+
+
+@dg.asset(
+    group_name="unsubscribes",
+    kinds={"salesforce", "pandas", "postgres"},
+    owners=OWNERS,
+    deps=[dg.AssetKey("actions_people")],
+    description=(
+        "Email opt-out reconciled both ways between Actions (actions_unsubscribe) and Salesforce "
+        "(HasOptedOutOfEmail on each person's Contact, else Lead). Reads Salesforce changes since a "
+        "SystemModstamp cursor, applies the rules (an opt-out always travels; a re-subscribe only when newer "
+        "than the other side's last opt-out, otherwise a recorded conflict keeps the opt-out), then writes "
+        "Salesforce in collections of 200. Never writes Marketo."
+    ),
+)
+def salesforce_unsubscribes(
+    context: dg.AssetExecutionContext, salesforce: SalesforceResource, actions_db: ActionsDatabase
+) -> dg.MaterializeResult:
+    clock, now = time.monotonic(), datetime.now(timezone.utc)
+    with salesforce.client() as client, actions_db.connection() as conn:
+        people = load_people(conn)
+        records, invalid = salesforce_records(people)
+
+        # 1. Read: what changed in Salesforce since the cursors, and every record never seen before.
+        readings, new_cursors, changes_read = [], {}, 0
+        known = record_key(people["state_salesforce_id"].dropna())
+        for sobject in OBJECTS:
+            cursor = get_cursor(conn, _cursor_name(sobject))
+            ours = records[records["salesforce_object"] == sobject]
+            if cursor is None:  # first run for this object: read every Actions person's record by id
+                changed, unseen = pd.DataFrame(columns=READING_COLUMNS), ours
+            else:
+                changed = read_changes(client, sobject, cursor - CURSOR_OVERLAP)
+                unseen = ours[~record_key(ours["salesforce_id"]).isin(known)]
+            first_seen = read_records(client, sobject, unseen["salesforce_id"].tolist())
+            changes_read += len(changed)
+            readings += [changed, first_seen]
+            stamps = pd.concat([changed["modstamp"], first_seen["modstamp"]]).dropna()
+            if not stamps.empty:
+                new_cursors[sobject] = stamps.max()
+        frame, unread = reconcile_frame(records, people, pd.concat(readings, ignore_index=True))
+
+        # 2. Resolve and record, in one transaction (Actions side, sync state, audit events).
+        resolved = resolve_opt_outs(frame, now).assign(
+            salesforce_id=frame["salesforce_id"], salesforce_object=frame["salesforce_object"]
+        )
+        with conn.transaction():
+            apply_resolutions(conn, resolved, now)
+
+        # 3. Write Salesforce, then read the written records back (the agreed state and its time).
+        failed = []
+        for sobject in OBJECTS:
+            due = resolved[resolved["push"] & (resolved["salesforce_object"] == sobject)]
+            if due.empty:
+                continue
+            results = write_opt_outs(client, sobject, list(zip(due["salesforce_id"], due["target"].astype(bool))))
+            ok = [result.success for result in results]
+            failed += [
+                (int(marketo_id), record_id, f"Salesforce refused the opt-out update: {result.error_code or 'unknown'}")
+                for marketo_id, record_id, result in zip(due["marketo_id"], due["salesforce_id"], results)
+                if not result.success
+            ]
+            written = due[ok]
+            back = read_records(client, sobject, written["salesforce_id"].tolist())
+            back = back.assign(sf_key=record_key(back["salesforce_id"]))
+            pushed = written.assign(sf_key=record_key(written["salesforce_id"])).merge(back, on="sf_key", how="left")
+            with conn.transaction():
+                mark_pushed(
+                    conn,
+                    [PushedRecord(int(r.marketo_id), bool(r.target), None if pd.isna(r.modstamp) else r.modstamp)
+                     for r in pushed.itertuples(index=False)],
+                    now,
+                )
+
+        # 4. Quarantine what could not sync, clear who did, then advance the cursors (all applied now).
+        bad = [(int(r.marketo_id), r.salesforce_id, r.reason) for r in invalid.itertuples(index=False)]
+        bad += [(int(r.marketo_id), r.salesforce_id, "Salesforce record not found (deleted or not visible)")
+                for r in unread.itertuples(index=False)]
+        bad += failed
+        with conn.transaction():
+            quarantined = quarantine(conn, bad, now)
+            failed_ids = {row[0] for row in bad}
+            clear_quarantine(conn, [int(i) for i in resolved["marketo_id"] if int(i) not in failed_ids])
+            for sobject, position in new_cursors.items():
+                set_cursor(conn, _cursor_name(sobject), position, now)
+        api_calls = client.api_calls
+
+    outcome = resolved["event_outcome"]
+    pushed_ok = resolved["push"] & ~resolved["marketo_id"].isin([row[0] for row in failed])
+    context.log.info(f"Reconciled {len(resolved)} people with {api_calls} Salesforce calls ({quarantined} quarantined)")
+    return dg.MaterializeResult(
+        metadata={
+            "people_with_salesforce_record": len(records),
+            "salesforce_changes_read": changes_read,
+            "opt_outs_to_actions": int(((outcome == TO_ACTIONS) & resolved["target"]).sum()),
+            "resubscribes_to_actions": int(((outcome == TO_ACTIONS) & ~resolved["target"].astype(bool)).sum()),
+            "opt_outs_to_salesforce": int(((outcome == TO_SALESFORCE) & resolved["target"] & pushed_ok).sum()),
+            "resubscribes_to_salesforce": int(
+                ((outcome == TO_SALESFORCE) & ~resolved["target"].astype(bool) & pushed_ok).sum()
+            ),
+            "conflicts_opt_out_kept": int((outcome == CONFLICT).sum()),
+            "salesforce_records_written": int(pushed_ok.sum()),
+            "quarantined": quarantined,
+            "salesforce_api_calls": api_calls,
+            "duration_seconds": round(time.monotonic() - clock, 3),
+        }
+    )
+
+
+@dg.asset(
+    group_name="unsubscribes",
+    kinds={"postgres"},
+    owners=OWNERS,
+    deps=[dg.AssetKey("actions_people")],
+    description=(
+        "Marketo's unsubscribed (and, once extracted, emailInvalid) flag for every Actions person, copied from "
+        "the people extract: no Marketo API call, since the person sync already refreshes the extract "
+        "incrementally whenever `unsubscribed` changes. Feeds the person_send_check view (check_send)."
+    ),
+)
+def marketo_unsubscribe_status(actions_db: ActionsDatabase) -> dg.MaterializeResult:
+    with actions_db.connection() as conn, conn.transaction():
+        counts = refresh_marketo_status(conn, datetime.now(timezone.utc))
+        blocked, = conn.execute("SELECT count(*) FROM person_send_check WHERE NOT allowed").fetchone()
+    return dg.MaterializeResult(
+        metadata={
+            "actions_people": counts.people,
+            "marketo_unsubscribed": counts.unsubscribed,
+            "email_invalid": counts.email_invalid,
+            "newly_unsubscribed": counts.newly_unsubscribed,
+            "resubscribed_in_marketo": counts.resubscribed,
+            "rows_changed": counts.changed,
+            "rows_removed": counts.removed,
+            "people_blocked_from_email": blocked,
+            "marketo_api_calls": 0,
+        }
+    )

@@ -1,0 +1,207 @@
+"""Pure transforms of the unsubscribe domain: which Salesforce record is a person's, and who wins.
+
+No I/O here. `resolve_opt_outs` applies the reconciliation rules (see README.md in this package) to one
+frame with a row per Actions person, and returns what must change on each side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+
+import pandas as pd
+
+# Salesforce record ids are 15 or 18 letters and digits; anything else cannot go into SOQL or a write.
+_SALESFORCE_ID = r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$"
+
+# Outcomes written to unsubscribe_event.
+TO_ACTIONS = "to_actions"
+TO_SALESFORCE = "to_salesforce"
+CONFLICT = "conflict_opt_out_kept"
+
+
+def salesforce_records(people: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each person's Salesforce record: the Contact when there is one, else the Lead.
+
+    The Contact wins because a converted Lead is frozen in Salesforce (it cannot be updated) and the
+    Contact is the record sellers work. Input columns: marketo_id, salesforce_contact_id, salesforce_lead_id.
+    Returns (records, invalid): records has marketo_id, salesforce_id, salesforce_object for the people
+    with a well-formed id; invalid has marketo_id, salesforce_id, reason. People with no id are in neither.
+    """
+    contact = people["salesforce_contact_id"].astype("string").str.strip().replace("", pd.NA)
+    lead = people["salesforce_lead_id"].astype("string").str.strip().replace("", pd.NA)
+    chosen = pd.DataFrame(
+        {
+            "marketo_id": people["marketo_id"].astype("int64"),
+            "salesforce_id": contact.fillna(lead),
+            "salesforce_object": contact.notna().map({True: "Contact", False: "Lead"}),
+        }
+    )
+    chosen = chosen[chosen["salesforce_id"].notna()]
+    valid = chosen["salesforce_id"].str.match(_SALESFORCE_ID).fillna(False).astype(bool)
+    invalid = chosen[~valid].assign(reason="salesforce id is not a 15 or 18 character record id")
+    return chosen[valid].reset_index(drop=True), invalid[["marketo_id", "salesforce_id", "reason"]].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What one person's reconciliation decided.
+
+    target: the opt-out state both sides must end with. push: Salesforce must be written to reach it.
+    actions_*: the new Actions record when Actions must change (actions_update), else None.
+    sf_*: what is now known of the Salesforce record. agreed_*: the value both sides hold together
+    (left as before while a push is still due). event_*: the audit entry, if any.
+    """
+
+    marketo_id: int
+    target: bool
+    push: bool
+    actions_update: bool
+    actions_opted_out: bool | None
+    actions_source: str | None
+    actions_changed_at: datetime | None
+    actions_last_opt_out_at: datetime | None
+    actions_last_opt_out_source: str | None
+    sf_opted_out: bool
+    sf_modstamp: datetime | None
+    sf_opted_out_at: datetime | None
+    agreed_opted_out: bool | None
+    event_source: str | None
+    event_opted_out: bool | None
+    event_occurred_at: datetime | None
+    event_outcome: str | None
+
+
+def _value(row: pd.Series, name: str):
+    value = row.get(name)
+    return None if value is None or value is pd.NaT or (not isinstance(value, (list, dict)) and pd.isna(value)) else value
+
+
+def _after(when: datetime | None, than: datetime | None) -> bool:
+    """Strictly later, when both are known; an unknown time never proves anything."""
+    return when is not None and than is not None and when > than
+
+
+def resolve_person(row: pd.Series, now: datetime) -> Resolution:
+    """Reconcile one person. Columns read (missing values as NA):
+
+    marketo_id; a_exists, a_opted_out, a_source, a_changed_at, a_last_opt_out_at, a_last_opt_out_source
+    (the Actions record); known (a state row exists for this same Salesforce record), stored_opted_out,
+    stored_modstamp, stored_opted_out_at, agreed_opted_out (that state row); fresh, fresh_opted_out,
+    fresh_modstamp (a Salesforce reading newer than the stored one).
+    """
+    marketo_id = int(row["marketo_id"])
+    a_exists = bool(_value(row, "a_exists"))
+    actions = bool(_value(row, "a_opted_out")) if a_exists else False
+    a_changed_at = _value(row, "a_changed_at")
+    a_last_opt_out_at = _value(row, "a_last_opt_out_at")
+    known = bool(_value(row, "known"))
+    fresh = bool(_value(row, "fresh"))
+    stored_modstamp = _value(row, "stored_modstamp")
+    stored_opted_out_at = _value(row, "stored_opted_out_at")
+    agreed = _value(row, "agreed_opted_out") if known else None
+
+    sf = bool(_value(row, "fresh_opted_out")) if fresh else bool(_value(row, "stored_opted_out"))
+    sf_modstamp = _value(row, "fresh_modstamp") if fresh else stored_modstamp
+    was_opted_out = known and bool(_value(row, "stored_opted_out"))
+    # When Salesforce's current opt-out began: kept from before, else the reading that first showed it
+    # (its SystemModstamp: the latest the opt-out can have happened).
+    sf_opted_out_at = (stored_opted_out_at if was_opted_out and stored_opted_out_at is not None else sf_modstamp) if sf else None
+
+    base = dict(
+        marketo_id=marketo_id, actions_update=False, actions_opted_out=None, actions_source=None,
+        actions_changed_at=None, actions_last_opt_out_at=None, actions_last_opt_out_source=None,
+        sf_opted_out=sf, sf_modstamp=sf_modstamp, sf_opted_out_at=sf_opted_out_at,
+        event_source=None, event_opted_out=None, event_occurred_at=None, event_outcome=None,
+    )
+    if actions == sf:
+        return Resolution(**base, target=sf, push=False, agreed_opted_out=sf)
+
+    # The two sides disagree: decide whose change this is and whether it travels.
+    if agreed is None:
+        # First meeting of this person and this Salesforce record: an Actions opt-out travels; a
+        # Salesforce opt-out travels unless Actions holds an explicit re-subscribe made after it.
+        actions_changed = actions or a_exists
+    else:
+        actions_changed = actions != agreed
+
+    if actions_changed:
+        if actions:
+            outcome, target = TO_SALESFORCE, True
+        elif _after(a_changed_at, sf_opted_out_at):
+            outcome, target = TO_SALESFORCE, False  # a re-subscribe newer than Salesforce's opt-out
+        else:
+            outcome, target = CONFLICT, True
+        event = dict(event_source="actions", event_opted_out=actions,
+                     event_occurred_at=a_changed_at or now, event_outcome=outcome)
+        if outcome == CONFLICT:
+            # The Actions re-subscribe loses: the person stays opted out, as Salesforce holds it.
+            base.update(actions_update=True, actions_opted_out=True, actions_source="salesforce",
+                        actions_changed_at=sf_opted_out_at or now, actions_last_opt_out_at=a_last_opt_out_at,
+                        actions_last_opt_out_source=_value(row, "a_last_opt_out_source"))
+    else:
+        # Salesforce changed. Its re-subscribe happened after the last reading that still showed the
+        # opt-out (stored_modstamp): it travels only when that reading is not older than Actions' last
+        # opt-out; otherwise Actions' opt-out may be the newer one, and it stays.
+        if sf:
+            outcome, target = TO_ACTIONS, True
+        elif a_last_opt_out_at is None or (stored_modstamp is not None and stored_modstamp >= a_last_opt_out_at):
+            outcome, target = TO_ACTIONS, False
+        else:
+            outcome, target = CONFLICT, True
+        event = dict(event_source="salesforce", event_opted_out=sf,
+                     event_occurred_at=sf_modstamp or now, event_outcome=outcome)
+        if outcome == TO_ACTIONS:
+            base.update(actions_update=True, actions_opted_out=sf, actions_source="salesforce",
+                        actions_changed_at=sf_modstamp or now,
+                        actions_last_opt_out_at=(sf_modstamp or now) if sf else a_last_opt_out_at,
+                        actions_last_opt_out_source="salesforce" if sf else _value(row, "a_last_opt_out_source"))
+
+    base.update(event)
+    push = target != sf
+    return Resolution(**base, target=target, push=push, agreed_opted_out=agreed if push else target)
+
+
+RESOLUTION_COLUMNS = list(Resolution.__dataclass_fields__)
+
+
+def resolve_opt_outs(people: pd.DataFrame, now: datetime) -> pd.DataFrame:
+    """`resolve_person` for every row; one output row per person, columns RESOLUTION_COLUMNS."""
+    rows = [asdict(resolve_person(row, now)) for _, row in people.iterrows()]
+    return pd.DataFrame(rows, columns=RESOLUTION_COLUMNS)
+
+
+def record_key(ids: pd.Series) -> pd.Series:
+    """Salesforce ids compared by their 15-character case-sensitive form (an 18-character id adds a checksum)."""
+    return ids.astype("string").str.slice(0, 15)
+
+
+def latest_readings(readings: pd.DataFrame) -> pd.DataFrame:
+    """One reading per record (the newest SystemModstamp). Columns: salesforce_id, opted_out, modstamp."""
+    if readings.empty:
+        return pd.DataFrame(columns=["sf_key", "fresh_opted_out", "fresh_modstamp"])
+    newest = readings.assign(sf_key=record_key(readings["salesforce_id"])).sort_values("modstamp")
+    newest = newest.drop_duplicates("sf_key", keep="last")
+    return newest.rename(columns={"opted_out": "fresh_opted_out", "modstamp": "fresh_modstamp"})[
+        ["sf_key", "fresh_opted_out", "fresh_modstamp"]
+    ]
+
+
+def reconcile_frame(records: pd.DataFrame, people: pd.DataFrame, readings: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The input of resolve_opt_outs: each person's record, Actions state, stored state and fresh reading.
+
+    records: salesforce_records' output. people: store.unsubscribes.load_people's output. readings: what
+    Salesforce returned this run (salesforce_id, opted_out, modstamp). Returns (ready, unread): unread are
+    people whose record the sync has never seen and Salesforce did not return (deleted or not visible).
+    """
+    frame = records.merge(people.drop(columns=["salesforce_contact_id", "salesforce_lead_id"]), on="marketo_id")
+    frame["sf_key"] = record_key(frame["salesforce_id"])
+    frame["known"] = (record_key(frame["state_salesforce_id"]) == frame["sf_key"]).fillna(False).astype(bool)
+    frame = frame.merge(latest_readings(readings), on="sf_key", how="left")
+    has_reading = frame["fresh_modstamp"].notna()
+    stored = pd.to_datetime(frame["stored_modstamp"], utc=True)
+    fresh_stamp = pd.to_datetime(frame["fresh_modstamp"], utc=True)
+    # A reading is fresh when it is newer than what the sync already holds (cursor overlap re-reads old ones).
+    frame["fresh"] = has_reading & (~frame["known"] | stored.isna() | (fresh_stamp > stored))
+    unread = frame[~frame["known"] & ~frame["fresh"]]
+    return frame[frame["known"] | frame["fresh"]].reset_index(drop=True), unread[["marketo_id", "salesforce_id"]]

@@ -1,0 +1,70 @@
+"""The unsubscribe job, its schedule and the sensor that follows person syncs."""
+
+import dagster as dg
+import psycopg
+
+from sync_pipelines import unsubscribes
+from sync_pipelines.unsubscribes.sensors import unsubscribe_after_person_sync_sensor
+from sync_pipelines_tests.unsubscribes.helpers import fetch, load_actions_people, person, run_unsubscribe_sync
+
+
+def test_the_domain_defs_resolve_with_the_fixed_names():
+    from sync_pipelines.resources import shared_resources
+
+    repository = dg.Definitions.merge(unsubscribes.defs, dg.Definitions(resources=shared_resources())).get_repository_def()
+    job = repository.get_job("unsubscribe_sync_job")
+    assert {k.to_user_string() for k in job.asset_layer.executable_asset_keys} == {
+        "salesforce_unsubscribes", "marketo_unsubscribe_status"}
+    assert repository.get_schedule_def("unsubscribe_sync_schedule").cron_schedule == "*/15 * * * *"
+    assert repository.get_sensor_def("unsubscribe_after_person_sync_sensor").job_name == "unsubscribe_sync_job"
+
+
+def test_the_sensor_requests_one_run_per_new_person_sync_and_moves_its_cursor():
+    with dg.DagsterInstance.ephemeral() as instance:
+        context = dg.build_sensor_context(instance=instance)
+        assert not unsubscribe_after_person_sync_sensor(context).run_requests
+
+        instance.report_runless_asset_event(dg.AssetMaterialization("actions_people"))
+        instance.report_runless_asset_event(dg.AssetMaterialization("actions_people"))
+        latest = instance.fetch_materializations(dg.AssetKey("actions_people"), limit=1).records[0].storage_id
+        result = unsubscribe_after_person_sync_sensor(dg.build_sensor_context(instance=instance))
+        assert [r.run_key for r in result.run_requests] == [f"unsubscribes-after-actions-people-{latest}"]
+        assert result.cursor == str(latest)
+
+        # Nothing new since the cursor: no run; a new person sync: one more run.
+        again = unsubscribe_after_person_sync_sensor(dg.build_sensor_context(instance=instance, cursor=result.cursor))
+        assert not again.run_requests and again.cursor is None
+        instance.report_runless_asset_event(dg.AssetMaterialization("actions_people"))
+        later = unsubscribe_after_person_sync_sensor(dg.build_sensor_context(instance=instance, cursor=result.cursor))
+        assert len(later.run_requests) == 1 and int(later.cursor) > latest
+
+
+def test_a_failed_push_keeps_the_cursor_and_the_rerun_delivers_the_opt_out(
+        salesforce_sandbox, salesforce_clock, database_url):
+    from sync_pipelines.store.unsubscribes import record_opt_out
+
+    load_actions_people(database_url)
+    run_unsubscribe_sync(salesforce_sandbox, database_url)
+    cursors = fetch(database_url, "SELECT name, position FROM unsubscribe_sync_cursor ORDER BY name")
+    marketo_id, contact_id = person(database_url, "Contact")
+    with psycopg.connect(database_url) as conn:
+        record_opt_out(conn, marketo_id, salesforce_clock.advance(minutes=1))
+    salesforce_clock.advance(minutes=1)
+    salesforce_sandbox.sandbox.update("Lead", person(database_url, "Lead")[1], Title="edited")  # a change to read
+
+    salesforce_sandbox.sandbox.inject_errors("REQUEST_LIMIT_EXCEEDED", 1, path_prefix="composite/sobjects")
+    from sync_pipelines.resources import ActionsDatabase
+    from sync_pipelines.unsubscribes.assets import salesforce_unsubscribes
+    from sync_pipelines_tests.unsubscribes.helpers import salesforce_resource
+
+    failed = dg.materialize([salesforce_unsubscribes], raise_on_error=False, resources={
+        "salesforce": salesforce_resource(salesforce_sandbox), "actions_db": ActionsDatabase(url=database_url)})
+    assert not failed.success
+    assert not salesforce_sandbox.sandbox.get("Contact", contact_id)["HasOptedOutOfEmail"]
+    assert fetch(database_url, "SELECT name, position FROM unsubscribe_sync_cursor ORDER BY name") == cursors
+
+    metadata = run_unsubscribe_sync(salesforce_sandbox, database_url)["salesforce_unsubscribes"]
+    assert salesforce_sandbox.sandbox.get("Contact", contact_id)["HasOptedOutOfEmail"]
+    assert metadata["opt_outs_to_salesforce"] == 1
+    assert fetch(database_url, "SELECT count(*) FROM unsubscribe_event WHERE marketo_id = %s AND outcome = 'to_salesforce'",
+                 (marketo_id,)) == [(1,)]
