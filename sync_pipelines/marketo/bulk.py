@@ -205,6 +205,9 @@ def _read_chunks(path: str, fields: list[str], chunk_rows: int) -> Iterator[pd.D
         na_values=["null"],
         chunksize=chunk_rows,
         encoding="utf-8",
+        # Invalid UTF-8 becomes U+FFFD instead of failing the whole file; the people transform
+        # quarantines the rows that carry it rather than syncing altered text.
+        encoding_errors="replace",
     )
     with reader:
         for frame in reader:

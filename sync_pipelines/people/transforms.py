@@ -13,6 +13,8 @@ _FLAG_COLUMNS = ["unsubscribed", "email_invalid"]
 _TEXT_COLUMNS = [
     column for column in EXTRACT_FIELDS.values() if column not in ("marketo_id", "marketo_updated_at", *_FLAG_COLUMNS)
 ]
+# Bytes that were not UTF-8 arrive as U+FFFD (the bulk reader decodes with errors="replace").
+_UNDECODABLE = "\ufffd"
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
 QUARANTINE_COLUMNS = ["source_key", "marketo_id", "reason", "source_row"]
@@ -45,6 +47,7 @@ def normalize_extract(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         text = frame[column].astype("string")
         # PostgreSQL text cannot hold NUL; dropping it silently would alter the person's data.
         flag(text.str.contains("\x00", regex=False).fillna(False), f"{column} contains a NUL byte")
+        flag(text.str.contains(_UNDECODABLE, regex=False).fillna(False), f"{column} is not valid UTF-8")
         frame[column] = text.mask(text == "")
 
     updated_at = pd.to_datetime(frame["marketo_updated_at"], utc=True, errors="coerce", format="ISO8601")

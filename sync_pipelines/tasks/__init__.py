@@ -1,0 +1,21 @@
+"""The tasks domain: tasks and reminders reconciled between Actions and Salesforce, both ways.
+
+Turn the sync on with `enable_task_sync(conn, now)` (sync_pipelines.store.tasks) or with
+`enable_sync: true` in the config of salesforce_tasks; off by default.
+"""
+
+import dagster as dg
+
+from sync_pipelines.tasks.assets import actions_tasks, command_center_tasks, salesforce_tasks
+from sync_pipelines.tasks.checks import salesforce_task_ids_unique, tasks_in_step_with_salesforce
+from sync_pipelines.tasks.jobs import task_sync_job
+from sync_pipelines.tasks.schedules import task_sync_schedule
+from sync_pipelines.tasks.sensors import salesforce_task_change_sensor
+
+defs = dg.Definitions(
+    assets=[salesforce_tasks, actions_tasks, command_center_tasks],
+    asset_checks=[tasks_in_step_with_salesforce, salesforce_task_ids_unique],
+    jobs=[task_sync_job],
+    schedules=[task_sync_schedule],
+    sensors=[salesforce_task_change_sensor],
+)

@@ -54,3 +54,10 @@ def test_quarantine_keys_rows_by_marketo_id_when_usable_and_escapes_nul():
 def test_missing_extract_field_is_a_clear_error():
     with pytest.raises(ValueError, match="sfdcLeadOwnerId"):
         normalize_extract(raw({"id": "1"}).drop(columns=["sfdcLeadOwnerId"]))
+
+
+def test_undecodable_bytes_are_quarantined_not_synced_altered():
+    undecodable = b"Jos\xe9".decode("utf-8", "replace")  # Latin-1 bytes in a UTF-8 file, as the reader sees them
+    clean, bad = normalize_extract(raw({"id": "1"}, {"id": "2", "lastName": undecodable}))
+    assert list(clean["marketo_id"]) == [1]
+    assert bad.iloc[0]["reason"] == "last_name is not valid UTF-8"

@@ -1,0 +1,351 @@
+"""The task tables: the sync setting, the Actions app's task writes, and the task sync's keyed writes.
+
+Every sync write is keyed (Actions task id, Salesforce task id), so a rerun after a crash rewrites
+nothing that is already right. The Salesforce cursor moves in the same transaction as the changes it
+covers (`apply_pull`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pandas as pd
+import psycopg
+
+from sync_pipelines.store.copy import copy_frame
+
+# The content both sides edit, by Actions column name (tasks/fields.py maps them to Salesforce fields).
+CONTENT_COLUMNS = ["subject", "due_date", "status", "priority", "notes", "owner_id", "who_id", "reminder_at"]
+# A staged Salesforce change (the salesforce_task_change table).
+CHANGE_COLUMNS = ["salesforce_task_id", "actions_task_id", "is_deleted", *CONTENT_COLUMNS, "last_modified_at",
+                  "modstamp"]
+_TASK_COLUMNS = ["task_id", "salesforce_task_id", *CONTENT_COLUMNS, "updated_at", "deleted_at", "synced_version",
+                 "salesforce_modstamp", "reminder_synced"]
+
+
+# ---------------------------------------------------------------- the setting
+
+
+@dataclass(frozen=True)
+class TaskSyncSetting:
+    enabled: bool
+    first_enabled_at: datetime | None
+    enabled_at: datetime | None
+    disabled_at: datetime | None
+    time_zone: str
+
+
+def read_setting(conn: psycopg.Connection) -> TaskSyncSetting:
+    row = conn.execute(
+        "SELECT enabled, first_enabled_at, enabled_at, disabled_at, time_zone FROM task_sync_setting"
+    ).fetchone()
+    return TaskSyncSetting(*row)
+
+
+def enable_task_sync(conn: psycopg.Connection, now: datetime) -> bool:
+    """Turn the task sync on. The first time, record the moment (the first-enable rules hang on it);
+    turning it on again after a period off makes the next run sweep Salesforce deletions. Returns
+    True when it was off. Enabling an enabled sync changes nothing."""
+    with conn.transaction():
+        setting = read_setting(conn)
+        if setting.enabled:
+            return False
+        conn.execute(
+            "UPDATE task_sync_setting SET enabled = true, enabled_at = %(now)s,"
+            " first_enabled_at = coalesce(first_enabled_at, %(now)s)",
+            {"now": now},
+        )
+        if setting.first_enabled_at is not None:
+            conn.execute("UPDATE task_sync_state SET deletion_sweep_due = true")
+    return True
+
+
+def disable_task_sync(conn: psycopg.Connection, now: datetime) -> bool:
+    """Turn the task sync off ("do not sync to Salesforce tasks"). Returns True when it was on."""
+    with conn.transaction():
+        changed = conn.execute(
+            "UPDATE task_sync_setting SET enabled = false, disabled_at = %s WHERE enabled", (now,)
+        ).rowcount
+    return bool(changed)
+
+
+def set_task_time_zone(conn: psycopg.Connection, time_zone: str) -> None:
+    """The user's time zone (an IANA name such as Asia/Tokyo): what today and tomorrow mean in the
+    Command Center. Default UTC."""
+    try:
+        ZoneInfo(time_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone: {time_zone!r}") from None
+    with conn.transaction():
+        conn.execute("UPDATE task_sync_setting SET time_zone = %s", (time_zone,))
+
+
+# ---------------------------------------------------------------- the Actions app's own writes
+# The Actions app creates, edits, completes and deletes tasks; these are its writes (tests play the app
+# with them). Every write moves updated_at, which is how the sync sees a change to push.
+
+
+def create_task(conn: psycopg.Connection, now: datetime, **fields: Any) -> int:
+    """A task created in Actions (fields: any content column, marketo_id); returns its task id."""
+    columns = ["origin", "created_at", "updated_at", *fields]
+    with conn.transaction():
+        (task_id,) = conn.execute(
+            f"INSERT INTO actions_task ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
+            " RETURNING task_id",
+            ["actions", now, now, *fields.values()],
+        ).fetchone()
+    return task_id
+
+
+def edit_task(conn: psycopg.Connection, task_id: int, now: datetime, **fields: Any) -> None:
+    """An edit in Actions (fields: content columns)."""
+    assignments = ", ".join(f"{name} = %s" for name in fields)
+    with conn.transaction():
+        conn.execute(
+            f"UPDATE actions_task SET {assignments}, updated_at = %s WHERE task_id = %s AND deleted_at IS NULL",
+            [*fields.values(), now, task_id],
+        )
+
+
+def complete_task(conn: psycopg.Connection, task_id: int, now: datetime) -> None:
+    edit_task(conn, task_id, now, status="Completed")
+
+
+def delete_task(conn: psycopg.Connection, task_id: int, now: datetime) -> None:
+    """A deletion in Actions: the row stays marked until the sync has deleted the task in Salesforce."""
+    with conn.transaction():
+        conn.execute("UPDATE actions_task SET deleted_at = %s, updated_at = %s WHERE task_id = %s", (now, now, task_id))
+
+
+# ---------------------------------------------------------------- the sync state and staged changes
+
+
+@dataclass(frozen=True)
+class TaskSyncState:
+    salesforce_cursor: datetime | None
+    last_pulled_at: datetime | None
+    deletion_sweep_due: bool
+    staged_mode: str | None
+    staged_high_water: datetime | None
+    staged_sweep: bool
+
+
+def read_state(conn: psycopg.Connection) -> TaskSyncState:
+    row = conn.execute(
+        "SELECT salesforce_cursor, last_pulled_at, deletion_sweep_due, staged_mode, staged_high_water, staged_sweep"
+        " FROM task_sync_state"
+    ).fetchone()
+    return TaskSyncState(*row)
+
+
+def stage_salesforce_changes(conn: psycopg.Connection, changes: pd.DataFrame, *, mode: str,
+                             high_water: datetime | None, sweep: bool) -> int:
+    """Replace the staged changes with these (one row per Salesforce task, the latest version wins).
+
+    Staging is replaced, not appended: the cursor has not moved, so a rerun reads the same changes again.
+    """
+    latest = changes.sort_values("modstamp").drop_duplicates("salesforce_task_id", keep="last")
+    with conn.transaction():
+        conn.execute("DELETE FROM salesforce_task_change")
+        copy_frame(conn, "salesforce_task_change", latest)
+        conn.execute(
+            "UPDATE task_sync_state SET staged_mode = %s, staged_high_water = %s, staged_sweep = %s",
+            (mode, high_water, sweep),
+        )
+    return len(latest)
+
+
+def read_staged_changes(conn: psycopg.Connection) -> pd.DataFrame:
+    return _frame(conn, f"SELECT {', '.join(CHANGE_COLUMNS)} FROM salesforce_task_change", CHANGE_COLUMNS)
+
+
+def tasks_for_staged_changes(conn: psycopg.Connection) -> pd.DataFrame:
+    """The Actions tasks the staged changes concern (by Salesforce id or by the Actions id they carry)."""
+    return _frame(
+        conn,
+        f"SELECT {', '.join('t.' + c for c in _TASK_COLUMNS)} FROM actions_task t WHERE EXISTS ("
+        " SELECT 1 FROM salesforce_task_change c"
+        " WHERE c.salesforce_task_id = t.salesforce_task_id OR c.actions_task_id = t.task_id)",
+        _TASK_COLUMNS,
+    )
+
+
+def linked_salesforce_ids(conn: psycopg.Connection) -> list[str]:
+    """Salesforce ids of the Actions tasks that are linked and not deleted (the full compare's subject)."""
+    return [row[0] for row in conn.execute(
+        "SELECT salesforce_task_id FROM actions_task WHERE salesforce_task_id IS NOT NULL AND deleted_at IS NULL")]
+
+
+@dataclass(frozen=True)
+class PullCounts:
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    acknowledged: int = 0
+    echoes_skipped: int = 0
+    conflicts_salesforce_won: int = 0
+    conflicts_actions_won: int = 0
+
+
+def apply_pull(conn: psycopg.Connection, plan: pd.DataFrame, now: datetime, state: TaskSyncState) -> PullCounts:
+    """Apply a pull plan (transforms.plan_pull) and move the cursor past it, in one transaction."""
+    rows = plan.to_dict("records")
+    by_action = {action: [r for r in rows if r["action"] == action] for action in set(plan["action"])}
+    with conn.transaction(), conn.cursor() as cursor:
+        _run(cursor, """
+            INSERT INTO actions_task (subject, due_date, status, priority, notes, owner_id, who_id, reminder_at,
+                                      marketo_id, salesforce_task_id, origin, created_at, updated_at,
+                                      synced_version, salesforce_modstamp, reminder_synced)
+            SELECT %(subject)s, %(due_date)s, coalesce(%(status)s, 'Not Started'), coalesce(%(priority)s, 'Normal'),
+                   %(notes)s, %(owner_id)s, %(who_id)s, %(reminder_at)s,
+                   (SELECT p.marketo_id FROM actions_person p WHERE %(who_id)s IN
+                       (p.salesforce_contact_id, p.salesforce_lead_id) ORDER BY p.marketo_id LIMIT 1),
+                   %(salesforce_task_id)s, 'salesforce', %(now)s, %(now)s, %(now)s, %(modstamp)s, %(reminder_synced)s
+            ON CONFLICT (salesforce_task_id) DO NOTHING
+            """, by_action.get("insert", []), now)
+        _run(cursor, """
+            UPDATE actions_task SET subject = %(subject)s, due_date = %(due_date)s,
+                status = coalesce(%(status)s, 'Not Started'), priority = coalesce(%(priority)s, 'Normal'),
+                notes = %(notes)s, owner_id = %(owner_id)s, who_id = %(who_id)s, reminder_at = %(reminder_at)s,
+                marketo_id = CASE WHEN who_id IS NOT DISTINCT FROM %(who_id)s THEN marketo_id ELSE
+                    (SELECT p.marketo_id FROM actions_person p WHERE %(who_id)s IN
+                        (p.salesforce_contact_id, p.salesforce_lead_id) ORDER BY p.marketo_id LIMIT 1) END,
+                salesforce_task_id = %(salesforce_task_id)s, updated_at = %(now)s, synced_version = %(now)s,
+                salesforce_modstamp = %(modstamp)s, reminder_synced = %(reminder_synced)s
+            WHERE task_id = %(task_id)s
+            """, by_action.get("update", []), now)
+        _run(cursor, "DELETE FROM actions_task WHERE task_id = %(task_id)s", by_action.get("delete", []), now)
+        _run(cursor, """
+            UPDATE actions_task SET salesforce_task_id = %(salesforce_task_id)s, salesforce_modstamp = %(modstamp)s,
+                synced_version = updated_at, reminder_synced = reminder_synced OR %(reminder_synced)s
+            WHERE task_id = %(task_id)s
+            """, by_action.get("acknowledge", []), now)
+        _run(cursor, "UPDATE actions_task SET salesforce_task_id = %(salesforce_task_id)s WHERE task_id = %(task_id)s",
+             by_action.get("link", []), now)
+        # Salesforce tasks that loaded cleanly leave the quarantine.
+        conn.execute("DELETE FROM task_quarantine q USING salesforce_task_change c"
+                     " WHERE q.source_key = 'salesforce:' || c.salesforce_task_id")
+        conn.execute("DELETE FROM salesforce_task_change")
+        conn.execute(
+            "UPDATE task_sync_state SET salesforce_cursor = coalesce(staged_high_water, salesforce_cursor),"
+            " last_pulled_at = %s, deletion_sweep_due = deletion_sweep_due AND NOT staged_sweep,"
+            " staged_mode = NULL, staged_high_water = NULL, staged_sweep = false",
+            (now,),
+        )
+    conflicts = plan[plan["conflict"].astype(bool)]
+    return PullCounts(
+        inserted=len(by_action.get("insert", [])),
+        updated=len(by_action.get("update", [])),
+        deleted=len(by_action.get("delete", [])),
+        acknowledged=len(by_action.get("acknowledge", [])),
+        echoes_skipped=len(by_action.get("skip", [])),
+        conflicts_salesforce_won=int((conflicts["action"] == "update").sum()),
+        conflicts_actions_won=int((conflicts["action"] == "keep_actions").sum()),
+    )
+
+
+def _run(cursor: psycopg.Cursor, statement: str, rows: list[dict[str, Any]], now: datetime) -> None:
+    if rows:
+        cursor.executemany(statement, [{**{k: _db_value(v) for k, v in row.items()}, "now": now} for row in rows])
+
+
+def _db_value(value: Any) -> Any:
+    if value is None or value is pd.NaT or (not isinstance(value, (str, date, datetime)) and pd.isna(value)):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    return value.item() if hasattr(value, "item") else value
+
+
+# ---------------------------------------------------------------- pushes (Actions -> Salesforce)
+
+
+def pending_pushes(conn: psycopg.Connection, first_enabled_at: datetime) -> pd.DataFrame:
+    """Actions tasks to create or update in Salesforce (not deleted, not quarantined at this version).
+
+    create: made in Actions on or after the first enable and not yet in Salesforce (tasks that existed
+    before are never pushed). update: linked, and edited since the version known to equal Salesforce.
+    The person's Salesforce id fills in the WhoId when the app linked only the Actions person.
+    """
+    columns = ["task_id", "kind", "salesforce_task_id", *CONTENT_COLUMNS, "reminder_synced", "updated_at"]
+    content = ", ".join("t.who_id" if c == "who_id" else f"t.{c}" for c in CONTENT_COLUMNS)
+    content = content.replace(
+        "t.who_id", "coalesce(t.who_id, p.salesforce_contact_id, p.salesforce_lead_id) AS who_id")
+    return _frame(
+        conn,
+        f"""
+        SELECT t.task_id, CASE WHEN t.salesforce_task_id IS NULL THEN 'create' ELSE 'update' END,
+               t.salesforce_task_id, {content}, t.reminder_synced, t.updated_at
+        FROM actions_task t LEFT JOIN actions_person p ON p.marketo_id = t.marketo_id
+        WHERE t.deleted_at IS NULL
+          AND ((t.salesforce_task_id IS NULL AND t.origin = 'actions' AND t.created_at >= %(first_enabled_at)s)
+               OR (t.salesforce_task_id IS NOT NULL AND t.updated_at > coalesce(t.synced_version, '-infinity')))
+          AND NOT EXISTS (SELECT 1 FROM task_quarantine q
+                          WHERE q.source_key = 'actions:' || t.task_id AND q.source_version = t.updated_at)
+        ORDER BY t.task_id
+        """,
+        columns,
+        {"first_enabled_at": first_enabled_at},
+    )
+
+
+def pending_deletions(conn: psycopg.Connection) -> list[tuple[int, str | None]]:
+    """(task_id, salesforce_task_id) of tasks deleted in Actions and still waiting for the sync."""
+    return list(conn.execute(
+        "SELECT task_id, salesforce_task_id FROM actions_task WHERE deleted_at IS NOT NULL ORDER BY task_id"))
+
+
+def count_unpushed_preexisting(conn: psycopg.Connection, first_enabled_at: datetime) -> int:
+    """Actions tasks made before the first enable: they stay in Actions only (the first-enable rule)."""
+    (count,) = conn.execute(
+        "SELECT count(*) FROM actions_task WHERE salesforce_task_id IS NULL AND deleted_at IS NULL"
+        " AND created_at < %s", (first_enabled_at,)).fetchone()
+    return count
+
+
+def record_pushed(conn: psycopg.Connection, task_id: int, salesforce_task_id: str, version: datetime,
+                  modstamp: datetime | None) -> None:
+    """Remember what the sync wrote: the Salesforce id, the Actions version now equal in Salesforce, and
+    the SystemModstamp of that write (so the next pull does not bring it back as a change)."""
+    with conn.transaction():
+        conn.execute(
+            "UPDATE actions_task SET salesforce_task_id = %s, synced_version = %s,"
+            " salesforce_modstamp = coalesce(%s, salesforce_modstamp), reminder_synced = true WHERE task_id = %s",
+            (salesforce_task_id, version, modstamp, task_id),
+        )
+        conn.execute("DELETE FROM task_quarantine WHERE source_key = %s", (f"actions:{task_id}",))
+
+
+def drop_task(conn: psycopg.Connection, task_id: int) -> None:
+    """Remove a task whose deletion both sides now agree on."""
+    with conn.transaction():
+        conn.execute("DELETE FROM actions_task WHERE task_id = %s", (task_id,))
+        conn.execute("DELETE FROM task_quarantine WHERE source_key = %s", (f"actions:{task_id}",))
+
+
+def quarantine_tasks(conn: psycopg.Connection, bad: pd.DataFrame, direction: str, now: datetime) -> int:
+    """Record tasks that cannot be synced (source_key, reason, source_version); returns the count."""
+    if bad.empty:
+        return 0
+    rows = [(row["source_key"], direction, row["reason"], _db_value(row["source_version"]), now, now)
+            for row in bad.to_dict("records")]
+    with conn.transaction(), conn.cursor() as cursor:
+        cursor.executemany(
+            """
+            INSERT INTO task_quarantine (source_key, direction, reason, source_version, first_seen_at, last_seen_at)
+            VALUES (%s, %s, %s, %s, %s, %s)
+            ON CONFLICT (source_key) DO UPDATE SET reason = EXCLUDED.reason,
+                source_version = EXCLUDED.source_version, last_seen_at = EXCLUDED.last_seen_at
+            """,
+            rows,
+        )
+    return len(rows)
+
+
+def _frame(conn: psycopg.Connection, query: str, columns: list[str], params: Any = None) -> pd.DataFrame:
+    rows = conn.execute(query, params).fetchall()
+    frame = pd.DataFrame(rows, columns=columns, dtype=object)
+    return frame

@@ -1,0 +1,69 @@
+"""What the task sync asks Salesforce: all tasks, tasks changed since a cursor, recent deletions, ids.
+
+Changes are read with a SystemModstamp query through queryAll, so one query returns created, edited,
+completed and deleted (IsDeleted = true, while in the recycle bin) tasks alike, without the minute
+granularity of getUpdated. Deletions further back come from getDeleted (15 days) and, beyond its reach,
+from a full compare of ids.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sync_pipelines.salesforce import SalesforceClient, quote, soql_in
+from sync_pipelines.salesforce.client import parse_salesforce_datetime
+from sync_pipelines.tasks.fields import QUERY_FIELDS, TASK_SUBTYPE_FILTER
+
+# How far back Salesforce's getDeleted answers (the recycle bin keeps deleted records 15 days).
+DELETED_REACH = timedelta(days=15)
+_IDS_PER_QUERY = 200  # keeps an Id IN (...) query well under SOQL's length limit
+
+
+def all_tasks(client: SalesforceClient) -> list[dict[str, Any]]:
+    """Every live to-do task (the import at the first enable)."""
+    return list(client.query(f"SELECT {', '.join(QUERY_FIELDS)} FROM Task WHERE {TASK_SUBTYPE_FILTER}"))
+
+
+def tasks_changed_since(client: SalesforceClient, cursor: datetime) -> list[dict[str, Any]]:
+    """Tasks created, edited or deleted at or after `cursor` (SystemModstamp), oldest first.
+
+    SOQL datetimes have whole seconds, so the query starts at the cursor's second: versions already
+    applied come back and are recognised by their SystemModstamp (an idempotent re-read).
+    """
+    soql = (f"SELECT {', '.join(QUERY_FIELDS)} FROM Task WHERE {TASK_SUBTYPE_FILTER} "
+            f"AND SystemModstamp >= {quote(cursor.replace(microsecond=0))} ORDER BY SystemModstamp")
+    return list(client.query_all_including_deleted(soql))
+
+
+def changed_since(client: SalesforceClient, cursor: datetime, limit: int) -> list[tuple[str, datetime]]:
+    """(Id, SystemModstamp) of at most `limit` tasks changed after `cursor`, oldest first. One cheap query."""
+    soql = (f"SELECT Id, SystemModstamp FROM Task WHERE {TASK_SUBTYPE_FILTER} "
+            f"AND SystemModstamp >= {quote(cursor.replace(microsecond=0))} ORDER BY SystemModstamp LIMIT {int(limit)}")
+    found = [(r["Id"], parse_salesforce_datetime(r["SystemModstamp"])) for r in client.query_all_including_deleted(soql)]
+    return [(task_id, stamp) for task_id, stamp in found if stamp > cursor]
+
+
+def recently_deleted(client: SalesforceClient, now: datetime) -> tuple[list[dict[str, Any]], datetime]:
+    """Tasks deleted in the past 15 days (getDeleted): ([{id, deletedDate}], earliestDateAvailable)."""
+    records, earliest, _ = client.deleted_records("Task", now - DELETED_REACH, now)
+    return records, earliest
+
+
+def live_task_ids(client: SalesforceClient, candidates: list[str]) -> set[str]:
+    """Which of these Salesforce task ids still exist (the full compare, a chunk of ids per query)."""
+    alive: set[str] = set()
+    for start in range(0, len(candidates), _IDS_PER_QUERY):
+        chunk = candidates[start:start + _IDS_PER_QUERY]
+        alive |= {record["Id"] for record in client.query(f"SELECT Id FROM Task WHERE Id IN {soql_in(chunk)}")}
+    return alive
+
+
+def modstamps(client: SalesforceClient, ids: list[str]) -> dict[str, datetime]:
+    """SystemModstamp of each task (after the sync wrote it: the version not to bring back)."""
+    stamps: dict[str, datetime] = {}
+    for start in range(0, len(ids), _IDS_PER_QUERY):
+        chunk = ids[start:start + _IDS_PER_QUERY]
+        for record in client.query(f"SELECT Id, SystemModstamp FROM Task WHERE Id IN {soql_in(chunk)}"):
+            stamps[record["Id"]] = parse_salesforce_datetime(record["SystemModstamp"])
+    return stamps

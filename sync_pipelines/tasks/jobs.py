@@ -1,0 +1,26 @@
+"""Jobs of the tasks domain."""
+
+import dagster as dg
+
+task_sync_job = dg.define_asset_job(
+    "task_sync_job",
+    selection=dg.AssetSelection.groups("tasks"),
+    # One process: the three steps hand over through PostgreSQL and are small.
+    executor_def=dg.in_process_executor,
+    description=(
+        "Two-way task sync between Actions and Salesforce: read Salesforce changes since the cursor, "
+        "reconcile both directions, refresh the Command Center counts. Does nothing while the sync is off."
+    ),
+)
+
+
+def task_sync_run_config(now: str | None = None, *, enable_sync: bool = False) -> dict:
+    """Run config of task_sync_job: an optional clock override for every step, and the enable switch."""
+    clock = {"now": now} if now else {}
+    return {
+        "ops": {
+            "salesforce_tasks": {"config": {**clock, "enable_sync": enable_sync}},
+            "actions_tasks": {"config": clock},
+            "command_center_tasks": {"config": clock},
+        }
+    }

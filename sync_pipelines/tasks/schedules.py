@@ -1,0 +1,29 @@
+"""The task sync's schedule: a steady pass that also carries Actions-side changes to Salesforce."""
+
+import os
+
+import dagster as dg
+
+from sync_pipelines.resources import ActionsDatabase
+from sync_pipelines.store.tasks import read_setting
+from sync_pipelines.tasks.jobs import task_sync_job
+
+TASK_SYNC_CRON = os.environ.get("TASK_SYNC_CRON", "*/10 * * * *")
+
+
+@dg.schedule(
+    job=task_sync_job,
+    cron_schedule=TASK_SYNC_CRON,
+    description=(
+        "Runs task_sync_job every 10 minutes (TASK_SYNC_CRON) while the task sync is on: Actions edits reach "
+        "Salesforce, and Salesforce changes the sensor missed are read. Skips while the sync is off."
+    ),
+)
+def task_sync_schedule(context: dg.ScheduleEvaluationContext, actions_db: ActionsDatabase):
+    with actions_db.connection() as conn:
+        enabled = read_setting(conn).enabled
+    if not enabled:
+        return dg.SkipReason("Task sync is off (do not sync to Salesforce tasks)")
+    # One run per tick: a replayed tick is deduplicated by its run key.
+    return dg.RunRequest(run_key=f"task-sync-{context.scheduled_execution_time.isoformat()}",
+                         tags={"sync_pipelines/trigger": "schedule"})
