@@ -9,5 +9,7 @@ defs = dg.Definitions.merge(
     people.defs,
     unsubscribes.defs,
     tasks.defs,
-    dg.Definitions(resources=shared_resources()),
+    # One process per run: steps hand over through PostgreSQL, and a dry run shares one rolled-back
+    # transaction across its steps (see ActionsDatabase).
+    dg.Definitions(resources=shared_resources(), executor=dg.in_process_executor),
 )

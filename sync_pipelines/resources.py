@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 import dagster as dg
 import psycopg
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from sync_pipelines import store
 from sync_pipelines.marketo.client import MarketoClient
@@ -126,14 +126,33 @@ class SalesforceResource(dg.ConfigurableResource):
 
 
 class ActionsDatabase(dg.ConfigurableResource):
-    """The Actions PostgreSQL database (SYNC_DATABASE_URL, else the embedded server)."""
+    """The Actions PostgreSQL database (SYNC_DATABASE_URL, else the embedded server).
+
+    A dry run: the first step that asks for `connection(dry_run=True)` opens one connection that every
+    later step of the run shares, inside one transaction that is rolled back when the run ends. The steps
+    see each other's would-be writes (so their counts are those of a real run) and nothing is committed.
+    """
 
     url: str | None = Field(default=None, description="PostgreSQL URL; unset means the embedded server")
+    _dry_run_connection: psycopg.Connection | None = PrivateAttr(default=None)
 
     @contextmanager
-    def connection(self) -> Iterator[psycopg.Connection]:
+    def connection(self, *, dry_run: bool = False) -> Iterator[psycopg.Connection]:
+        if dry_run and self._dry_run_connection is None:
+            conn = store.connect(actions_database_url(self.url))
+            conn.execute("SELECT 1")  # open the run's transaction: later `conn.transaction()` blocks nest as savepoints
+            self._dry_run_connection = conn
+        if self._dry_run_connection is not None:
+            yield self._dry_run_connection
+            return
         with store.connect(actions_database_url(self.url)) as conn:
             yield conn
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._dry_run_connection is not None:
+            self._dry_run_connection.rollback()
+            self._dry_run_connection.close()
+            self._dry_run_connection = None
 
 
 def shared_resources() -> dict[str, dg.ConfigurableResource]:

@@ -21,9 +21,13 @@ OWNERS = ["team:data-engineering"]
 
 
 class PersonExtractConfig(dg.Config):
-    """Which people to pull. No ids: every person (the initial sync and nightly compare)."""
+    """Which people to pull. No ids: every person (the initial sync and nightly compare).
+
+    dry_run: read Marketo and compute the counts, write nothing (rolled back with the run).
+    """
 
     marketo_ids: list[int] = []
+    dry_run: bool = False
 
 
 class ActionsPeopleConfig(dg.Config):
@@ -32,11 +36,13 @@ class ActionsPeopleConfig(dg.Config):
     marketo_ids: just these people (an incremental run); empty: everyone in the extract.
     verify_stored_rows: recompare every row with the extract, repairing edits made outside the sync.
     new_people_limit: load at most this many people not yet in Actions (the paced initial sync).
+    dry_run: compute what would be inserted, updated and removed; write nothing (rolled back with the run).
     """
 
     marketo_ids: list[int] = []
     verify_stored_rows: bool = False
     new_people_limit: Optional[int] = None
+    dry_run: bool = False
 
 
 @dg.asset(
@@ -58,7 +64,7 @@ def marketo_person_extract(
     started_at, clock = datetime.now(timezone.utc), time.monotonic()
     full = not config.marketo_ids
     read = quarantined = 0
-    with marketo.client() as client, actions_db.connection() as conn:
+    with marketo.client() as client, actions_db.connection(dry_run=config.dry_run) as conn:
         client.require_lead_fields(list(EXTRACT_FIELDS))
         if full and marketo.smart_list_id is not None:
             chunks = client.export_leads_from_smart_list(list(EXTRACT_FIELDS), marketo.smart_list_id)
@@ -81,6 +87,7 @@ def marketo_person_extract(
     return dg.MaterializeResult(
         metadata={
             "mode": "full" if full else "incremental",
+            "dry_run": config.dry_run,
             "people_read": read,
             "people_quarantined": quarantined,
             "inserted": counts.inserted,
@@ -137,7 +144,7 @@ def sales_owned_people(actions_db: ActionsDatabase) -> dg.MaterializeResult:
 )
 def actions_people(config: ActionsPeopleConfig, actions_db: ActionsDatabase) -> dg.MaterializeResult:
     clock = time.monotonic()
-    with actions_db.connection() as conn, conn.transaction():
+    with actions_db.connection(dry_run=config.dry_run) as conn, conn.transaction():
         counts = sync_actions_people(
             conn,
             datetime.now(timezone.utc),
@@ -155,6 +162,7 @@ def actions_people(config: ActionsPeopleConfig, actions_db: ActionsDatabase) -> 
         ]
     return dg.MaterializeResult(
         metadata={
+            "dry_run": config.dry_run,
             "inserted": counts.inserted,
             "updated": counts.updated,
             "removed": counts.removed,
