@@ -2,11 +2,12 @@
 
 import dagster as dg
 
-from sync_pipelines import people, tasks, unsubscribes
+from sync_pipelines import activities, people, tasks, unsubscribes
 from sync_pipelines.resources import shared_resources
 
 defs = dg.Definitions.merge(
     people.defs,
+    activities.defs,
     unsubscribes.defs,
     tasks.defs,
     # One process per run: steps hand over through PostgreSQL, and a dry run shares one rolled-back

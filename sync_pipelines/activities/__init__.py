@@ -1,0 +1,26 @@
+"""The activities domain: sellers' activities logged in Actions fan out to Marketo and Salesforce."""
+
+import dagster as dg
+
+from sync_pipelines.activities.assets import (
+    actions_sales_activities,
+    marketo_sales_activities,
+    marketo_sales_activity_types,
+    salesforce_activity_tasks,
+)
+from sync_pipelines.activities.checks import (
+    every_activity_settled_in_marketo,
+    every_activity_settled_in_salesforce,
+    marketo_quarantine_is_empty,
+)
+from sync_pipelines.activities.jobs import activity_fanout_job
+from sync_pipelines.activities.sensors import actions_activity_sensor
+from sync_pipelines.activities.settings import settings_from_environment
+
+defs = dg.Definitions(
+    assets=[actions_sales_activities, marketo_sales_activity_types, marketo_sales_activities, salesforce_activity_tasks],
+    asset_checks=[every_activity_settled_in_marketo, every_activity_settled_in_salesforce, marketo_quarantine_is_empty],
+    jobs=[activity_fanout_job],
+    sensors=[actions_activity_sensor],
+    resources={"activity_settings": settings_from_environment()},
+)

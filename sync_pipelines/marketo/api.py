@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import httpx
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from .auth import TokenProvider
 from .errors import (
@@ -81,17 +81,20 @@ class MarketoApi:
         params: dict[str, Any] | None = None,
         json: Any = None,
         form: dict[str, str] | None = None,
+        retry_if: Callable[[TransientMarketoError], bool] | None = None,
     ) -> dict:
         """Send one API request and return its envelope once `success` is true.
 
         Retries transient failures; raises MarketoQuotaExceeded / MarketoError otherwise.
+        `retry_if` narrows which transient failures are retried (a write that must not be sent
+        twice retries only refusals that guarantee nothing ran); the others are raised as they are.
         """
 
         def send(headers: dict[str, str]) -> dict:
             response = self._send(method, path, headers, params=params, json=json, data=form)
             return _checked_envelope(response)
 
-        return self._retrying(path, lambda: self._authorized(send))
+        return self._retrying(path, lambda: self._authorized(send), retry_if)
 
     def get(self, path: str, params: dict[str, Any]) -> dict:
         """GET with query parameters; switches to POST + `_method=GET` (form body) when the URI
@@ -125,9 +128,12 @@ class MarketoApi:
 
     # --- retries, token replay, sending -------------------------------------------------------
 
-    def _retrying(self, path: str, attempt: Callable[[], T]) -> T:
+    def _retrying(
+        self, path: str, attempt: Callable[[], T], retry_if: Callable[[TransientMarketoError], bool] | None = None
+    ) -> T:
+        should_retry = retry_if or (lambda exc: True)
         retrying = Retrying(
-            retry=retry_if_exception_type(TransientMarketoError),
+            retry=retry_if_exception(lambda exc: isinstance(exc, TransientMarketoError) and should_retry(exc)),
             stop=stop_after_attempt(self._max_retries + 1),
             wait=self._backoff,
             before_sleep=lambda state: self._before_retry(path, state),
@@ -136,6 +142,8 @@ class MarketoApi:
         try:
             return retrying(attempt)
         except TransientMarketoError as exc:
+            if not should_retry(exc):
+                raise
             raise MarketoError(
                 exc.code, f"{path} still failing after {self._max_retries + 1} attempts: {exc.message}"
             ) from exc

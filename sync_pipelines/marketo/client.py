@@ -16,6 +16,7 @@ import pandas as pd
 
 from .api import MarketoApi
 from .bulk import LeadExporter
+from .custom_activities import CustomActivitiesApi
 from .dates import marketo_datetime
 from .errors import MarketoSchemaError
 from .limiter import CallLimiter
@@ -76,6 +77,7 @@ class MarketoClient:
             retry_backoff_seconds=retry_backoff_seconds,
         )
         self._exporter = LeadExporter(self._api, poll_seconds=bulk_poll_seconds)
+        self.custom_activities = CustomActivitiesApi(self._api)  # custom activity types and inserts
         self._describe_lock = threading.Lock()
         self._lead_fields: dict[str, dict] | None = None
 

@@ -8,6 +8,7 @@ import dagster as dg
 
 from sync_pipelines.people.fields import EXTRACT_FIELDS
 from sync_pipelines.people.transforms import normalize_extract
+from sync_pipelines.quota import stops_cleanly_on_quota
 from sync_pipelines.resources import ActionsDatabase, MarketoResource
 from sync_pipelines.store.people import (
     ExtractLoad,
@@ -55,6 +56,7 @@ class ActionsPeopleConfig(dg.Config):
         "Rows that cannot be synced go to person_quarantine with their reason."
     ),
 )
+@stops_cleanly_on_quota
 def marketo_person_extract(
     context: dg.AssetExecutionContext,
     config: PersonExtractConfig,

@@ -22,6 +22,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from . import marketo_custom_activities as custom_activities
+from .faults import FaultPlan
 from .marketo_bulk import BulkLeadExports
 from .marketo_fields import (ACTIVITY_TYPE_IDS, ACTIVITY_TYPES, CHANGE_DATA_VALUE,
                              DEFAULT_LEAD_FIELDS, DELETE_LEAD, FIELDS_BY_NAME, FILTER_TYPES,
@@ -88,7 +90,7 @@ def create_marketo_app(sandbox: MarketoSandbox) -> Starlette:
         Route("/rest/v1/leads/describe.json", api(_describe), methods=["GET"]),
         Route("/rest/v1/leads/describe2.json", api(_describe2), methods=["GET"]),
         Route("/rest/v1/leads.json", api(_leads_by_filter), methods=["GET", "POST"]),
-        Route("/rest/v1/lead/{lead_id:int}.json", api(_lead_by_id), methods=["GET"]),
+        Route("/rest/v1/lead/{lead_id}.json", api(_lead_by_id), methods=["GET"]),
         Route("/rest/v1/activities/pagingtoken.json", api(_paging_token), methods=["GET"]),
         Route("/rest/v1/activities/leadchanges.json", api(_lead_changes), methods=["GET", "POST"]),
         Route("/rest/v1/activities/deletedleads.json", api(_deleted_leads), methods=["GET"]),
@@ -103,6 +105,7 @@ def create_marketo_app(sandbox: MarketoSandbox) -> Starlette:
         Route("/bulk/v1/leads/export/{export_id}/cancel.json", api(_export_cancel),
               methods=["POST"]),
         Route("/bulk/v1/leads/export/{export_id}/file.json", api(_export_file), methods=["GET"]),
+        *[Route(path, api(handler), methods=methods) for path, handler, methods in custom_activities.ROUTES],
         *_admin_routes(sandbox),
     ]
     return Starlette(routes=routes)
@@ -118,13 +121,17 @@ async def _api(sandbox: MarketoSandbox, exports: BulkLeadExports, handler: Handl
         sandbox.authorize(request.headers.get("authorization"))
         with sandbox.admit(request.url.path):
             if request.method == "POST" and request.url.path.startswith("/rest/") and \
-                    (call.get("_method") or "").upper() != "GET":
+                    (call.get("_method") or "").upper() != "GET" and \
+                    not request.url.path.startswith(custom_activities.WRITE_PATH_PREFIX):
                 raise MarketoError("610", "Requested resource not found (sandbox: read-only)")
             if sandbox.config.latency_seconds:
                 await asyncio.sleep(sandbox.config.latency_seconds)
+            if sandbox.draw_fault("slow"):  # a slow answer from the fault plan
+                await asyncio.sleep(sandbox.fault_plan.slow_seconds)
             answer = await run_in_threadpool(handler, sandbox, exports, call)
     except MarketoError as error:
-        return JSONResponse({"requestId": request_id, "success": False, "warnings": [],
+        # The official description requires `result` in every envelope, failures included.
+        return JSONResponse({"requestId": request_id, "success": False, "warnings": [], "result": [],
                              "errors": [{"code": error.code, "message": error.message}]})
     except InjectedServerError:
         return HTMLResponse("<html><body><h1>503 Service Temporarily Unavailable</h1>"
@@ -266,7 +273,10 @@ def _leads_by_filter(sandbox: MarketoSandbox, exports: BulkLeadExports, call: Ap
 
 def _lead_by_id(sandbox: MarketoSandbox, exports: BulkLeadExports, call: ApiCall) -> dict:
     fields = _requested_fields(call, DEFAULT_LEAD_FIELDS)
-    lead_id = call.path_params["lead_id"]
+    try:
+        lead_id = int(call.path_params["lead_id"])
+    except ValueError:
+        raise MarketoError("1003", "Invalid value for leadId") from None
     with sandbox.lock:
         leads = sandbox.lead_frame()
         rows = leads.loc[[lead_id]] if lead_id in leads.index else leads.iloc[0:0]
@@ -315,7 +325,7 @@ def _activities(sandbox: MarketoSandbox, exports: BulkLeadExports, call: ApiCall
     if len(type_values) > MAX_ACTIVITY_TYPES:
         raise MarketoError("1003", f"activityTypeIds exceeds the limit of {MAX_ACTIVITY_TYPES}")
     type_ids = set(ids_array(type_values).tolist())
-    unknown = type_ids - ACTIVITY_TYPE_IDS
+    unknown = type_ids - ACTIVITY_TYPE_IDS - sandbox.custom_activity_types.approved_ids()
     if unknown:
         raise MarketoError("1003", f"Invalid activityTypeIds: {sorted(unknown)}")
     lead_ids = _lead_id_set(call)
@@ -326,7 +336,7 @@ def _activities(sandbox: MarketoSandbox, exports: BulkLeadExports, call: ApiCall
 
 
 def _activity_types(sandbox: MarketoSandbox, exports: BulkLeadExports, call: ApiCall) -> dict:
-    return {"result": list(ACTIVITY_TYPES)}
+    return {"result": [*ACTIVITY_TYPES, *sandbox.custom_activity_types.standard_json()]}
 
 
 # ----- bulk lead extract ----------------------------------------------------------------------
@@ -434,6 +444,13 @@ def _admin_routes(sandbox: MarketoSandbox) -> list[Route]:
     async def stats(request: Request) -> Response:
         return JSONResponse(sandbox.stats())
 
+    async def set_faults(request: Request) -> Response:
+        return await admin(request, lambda body: sandbox.set_fault_plan(FaultPlan.from_json(body)))
+
+    async def fault_counts(request: Request) -> Response:
+        plan = sandbox.fault_plan
+        return JSONResponse(plan.summary() if plan is not None else {"rates": {}, "injected": {}})
+
     return [
         Route("/sandbox/leads", create_lead, methods=["POST"]),
         Route("/sandbox/leads/merge", merge_leads, methods=["POST"]),
@@ -442,4 +459,6 @@ def _admin_routes(sandbox: MarketoSandbox) -> list[Route]:
         Route("/sandbox/tokens/expire", expire_tokens, methods=["POST"]),
         Route("/sandbox/errors", inject_errors, methods=["POST"]),
         Route("/sandbox/stats", stats, methods=["GET"]),
+        Route("/sandbox/faults", set_faults, methods=["POST"]),
+        Route("/sandbox/faults", fault_counts, methods=["GET"]),
     ]

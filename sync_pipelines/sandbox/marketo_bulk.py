@@ -184,6 +184,10 @@ class BulkLeadExports:
         try:
             content = render_csv(frame)
             error = None
+            # Sandbox hooks: raw rows placed by a test, and a job that fails by the fault plan.
+            content += b"".join(render(job.fields) for render in self._sandbox.raw_export_lines)
+            if self._sandbox.draw_fault("bulk_export_failed"):
+                content, error = None, "Export failed: internal error (injected)"
         except Exception as exc:  # a rendering bug must fail the job, as Marketo would
             content, error = None, f"File generation failed: {type(exc).__name__}"
         with self._sandbox.lock:

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
+from .faults import MARKETO_FAULT_MESSAGES, FaultPlan, marketo_kinds_for
 from .marketo_fields import (CHANGE_DATA_VALUE, DELETE_LEAD, FIELDS_BY_NAME, MERGE_LEADS,
                              NEW_LEAD, coerce_value, to_change_text)
 from .seed import SANDBOX_SEED, SANDBOX_SIZE, generate_people
@@ -106,6 +107,8 @@ class MarketoSandbox:
         self._usage = _Usage()
         self.api_calls = 0
         self.calls_by_path: collections.Counter[str] = collections.Counter()
+        from .marketo_custom_activities import CustomActivityTypes  # imported here: it imports this module
+        self.custom_activity_types = CustomActivityTypes()
 
     # ----- time -------------------------------------------------------------------------------
 
@@ -226,6 +229,21 @@ class MarketoSandbox:
         self._activities.append(activity)
         self._activity_dates.append(when)
 
+    def record_external_activity(self, lead_id: int, type_id: int, activity_date: datetime,
+                                 primary_value: str, attributes: list[dict]) -> dict | None:
+        """Add a custom activity of an approved type; None when the lead does not exist.
+
+        It joins the log in write order (a paging token's sinceDatetime counts from when it was
+        written) while keeping the activityDate the caller gave, which may lie in the past.
+        """
+        with self.lock:
+            if lead_id not in self._leads.index:
+                return None
+            self._record(lead_id, type_id, activity_date, primary_id=0, primary_value=primary_value,
+                         attributes=attributes)
+            self._activity_dates[-1] = self.now()
+            return self._activities[-1]
+
     def activity_position(self, since: datetime) -> int:
         """Index of the first activity at or after `since` (what a paging token points to)."""
         with self.lock:
@@ -312,6 +330,7 @@ class MarketoSandbox:
             self.api_calls += 1
             self.calls_by_path[path] += 1
             self._take_injected_fault(path)
+            self._take_planned_fault(path)
             usage = self._usage
             if usage.day != self.marketo_day():
                 usage.day, usage.daily_calls = self.marketo_day(), 0
@@ -346,6 +365,37 @@ class MarketoSandbox:
                     raise InjectedServerError(path)
                 raise MarketoError(fault.code, _FAULT_MESSAGES.get(fault.code, "Injected error"))
         self._faults = [f for f in self._faults if f.remaining > 0]
+
+    # ----- fault plan (per run, seeded random; see faults.py) -----------------------------------
+
+    fault_plan: FaultPlan | None = None
+    # Raw CSV lines (bytes, already quoted, fields in the job's order) appended to every export file.
+    raw_export_lines: list[Callable[[list[str]], bytes]] = []
+
+    def set_fault_plan(self, plan: FaultPlan | None) -> None:
+        """Inject random faults from now on (None: none). Replaces any earlier plan."""
+        with self.lock:
+            self.fault_plan = plan
+
+    def draw_fault(self, *kinds: str) -> str | None:
+        """Ask the fault plan whether one of `kinds` happens now."""
+        plan = self.fault_plan
+        return plan.draw(kinds) if plan is not None else None
+
+    def add_raw_export_line(self, render: Callable[[list[str]], bytes]) -> None:
+        """Append `render(job fields)` (raw bytes, may be invalid UTF-8) to every export file."""
+        with self.lock:
+            self.raw_export_lines = [*self.raw_export_lines, render]
+
+    def _take_planned_fault(self, path: str) -> None:
+        kind = self.draw_fault(*marketo_kinds_for(path))
+        if kind is None:
+            return
+        if kind in NOT_COUNTED_CODES:
+            self.api_calls -= 1
+        if kind == "5xx":
+            raise InjectedServerError(path)
+        raise MarketoError(kind, MARKETO_FAULT_MESSAGES[kind])
 
     def stats(self) -> dict:
         """Counters for the admin endpoint: API calls (total and per path) and lead count."""

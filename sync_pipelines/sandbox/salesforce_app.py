@@ -14,6 +14,7 @@ import base64
 import contextlib
 import hashlib
 import hmac
+import json
 import tempfile
 import time
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sync_pipelines.sandbox.faults import FaultPlan
 from sync_pipelines.sandbox.salesforce_soql import SoqlError
 from sync_pipelines.sandbox.salesforce_state import (
     SalesforceApiError,
@@ -289,6 +291,26 @@ async def collection_upsert(request: Request, sandbox: SalesforceSandbox) -> Res
     return JSONResponse(sandbox.collection(operations, all_or_none, request.url.path, _api_path(request)))
 
 
+# ---------------------------------------------------------------- admin (sandbox only, not Salesforce API)
+
+
+async def set_faults(request: Request) -> Response:
+    """POST /sandbox/faults: set the fault plan (see sandbox/faults.py); an empty body clears it."""
+    sandbox: SalesforceSandbox = request.app.state.sandbox
+    try:
+        raw = await request.body()
+        sandbox.set_fault_plan(FaultPlan.from_json(json.loads(raw) if raw else None))
+    except (ValueError, TypeError) as error:
+        return JSONResponse({"error": str(error)}, status_code=400)
+    return JSONResponse({"ok": True})
+
+
+async def fault_counts(request: Request) -> Response:
+    """GET /sandbox/faults: the plan and the faults it injected so far."""
+    plan = request.app.state.sandbox.fault_plan
+    return JSONResponse(plan.summary() if plan is not None else {"rates": {}, "injected": {}})
+
+
 # ---------------------------------------------------------------- routing
 
 
@@ -305,6 +327,8 @@ def create_app(sandbox: SalesforceSandbox) -> Starlette:
         Route("/services/oauth2/token", token, methods=["POST"]),
         Route("/services/data", versions, methods=["GET"]),
         Route("/services/data/", versions, methods=["GET"]),
+        Route("/sandbox/faults", set_faults, methods=["POST"]),
+        Route("/sandbox/faults", fault_counts, methods=["GET"]),
         *_routes("/limits", limits, ["GET"]),
         *_routes("/query", _query_handler(include_deleted=False), ["GET"]),
         *_routes("/queryAll", _query_handler(include_deleted=True), ["GET"]),

@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 import pandas as pd
 
+from sync_pipelines.sandbox.faults import FaultPlan
 from sync_pipelines.sandbox.salesforce_schema import OBJECTS, FieldSpec, ObjectSpec, derive_fields, describe
 from sync_pipelines.sandbox.salesforce_soql import compile_query, matches, order_records, parse_datetime
 
@@ -291,7 +292,7 @@ class SalesforceSandbox:
             self.api_calls += 1
             self.calls_by_path[path] += 1
         per_record_lock = lambda code: not (is_collection and code == "UNABLE_TO_LOCK_ROW")  # noqa: E731
-        code = self._take_injection(path, api_path, per_record_lock)
+        code = self._take_injection(path, api_path, per_record_lock) or self._planned_call_fault(is_collection)
         if code == "REQUEST_LIMIT_EXCEEDED":
             raise SalesforceApiError(403, code, "TotalRequests Limit exceeded.")
         if code == "INVALID_SESSION_ID":
@@ -300,6 +301,28 @@ class SalesforceSandbox:
             raise SalesforceApiError(400, code, "unable to obtain exclusive access to this record")
         if code is not None:
             raise SalesforceApiError(503, "SERVER_UNAVAILABLE", "Server temporarily unavailable")
+
+    # -- fault plan (per run, seeded random; see faults.py)
+    fault_plan: FaultPlan | None = None
+
+    def set_fault_plan(self, plan: FaultPlan | None) -> None:
+        """Inject random faults from now on (None: none). Replaces any earlier plan."""
+        with self._lock:
+            self.fault_plan = plan
+
+    def draw_fault(self, *kinds: str) -> str | None:
+        """Ask the fault plan whether one of `kinds` happens now."""
+        plan = self.fault_plan
+        return plan.draw(kinds) if plan is not None else None
+
+    def _planned_call_fault(self, is_collection: bool) -> str | None:
+        kinds = ["REQUEST_LIMIT_EXCEEDED", "INVALID_SESSION_ID", "5xx"]
+        if not is_collection:  # in a collection, lock errors are per record ("partial_collection")
+            kinds.append("UNABLE_TO_LOCK_ROW")
+        code = self.draw_fault(*kinds)
+        if code == "INVALID_SESSION_ID":  # as when a session times out: every token stops working
+            self.expire_sessions()
+        return code
 
     def limit_info(self) -> str:
         """The Sforce-Limit-Info header value."""
@@ -495,7 +518,8 @@ class SalesforceSandbox:
             results: list[dict[str, Any]] = []
             for record_id, operation in operations:
                 try:
-                    if self._take_injection(path, api_path, lambda code: code == "UNABLE_TO_LOCK_ROW"):
+                    if self._take_injection(path, api_path, lambda code: code == "UNABLE_TO_LOCK_ROW") or \
+                            self.draw_fault("partial_collection"):
                         raise SalesforceApiError(400, "UNABLE_TO_LOCK_ROW",
                                                  "unable to obtain exclusive access to this record")
                     results.append(operation())

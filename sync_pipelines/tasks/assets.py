@@ -12,6 +12,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from sync_pipelines.quota import stops_cleanly_on_quota
 from sync_pipelines.resources import ActionsDatabase, SalesforceResource
 from sync_pipelines.store.tasks import (
     CHANGE_COLUMNS,
@@ -74,6 +75,7 @@ def _disabled() -> dg.MaterializeResult:
         "itself moves only when actions_tasks has applied the changes."
     ),
 )
+@stops_cleanly_on_quota
 def salesforce_tasks(
     context: dg.AssetExecutionContext,
     config: SalesforceTasksConfig,
@@ -163,6 +165,7 @@ def _deletions(pairs: list[tuple[str, datetime]]) -> pd.DataFrame:
         "not sent back. Tasks made in Actions before the first enable stay in Actions."
     ),
 )
+@stops_cleanly_on_quota
 def actions_tasks(
     config: TaskClockConfig, salesforce: SalesforceResource, actions_db: ActionsDatabase
 ) -> dg.MaterializeResult:

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 import dagster as dg
 import pandas as pd
 
+from sync_pipelines.quota import stops_cleanly_on_quota
 from sync_pipelines.resources import ActionsDatabase, SalesforceResource
 from sync_pipelines.store.unsubscribes import (
     PushedRecord,
@@ -62,6 +63,7 @@ def _cursor_name(sobject: str) -> str:
         "Salesforce in collections of 200. Never writes Marketo."
     ),
 )
+@stops_cleanly_on_quota
 def salesforce_unsubscribes(
     context: dg.AssetExecutionContext, salesforce: SalesforceResource, actions_db: ActionsDatabase
 ) -> dg.MaterializeResult:

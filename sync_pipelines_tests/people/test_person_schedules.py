@@ -37,10 +37,10 @@ def test_batch_schedule_drains_a_10000_person_backlog_and_resumes_after_a_restar
 
     def evaluate():
         # A fresh context each time: nothing but the database carries over, as across a daemon restart.
-        context = dg.build_schedule_context(
+        with dg.build_schedule_context(
             resources={"actions_db": resources["actions_db"]}, scheduled_execution_time=next(ticks)
-        )
-        return person_batch_schedule(context)
+        ) as context:
+            return person_batch_schedule(context)
 
     batches, loaded = 0, []
     while batches < 4:

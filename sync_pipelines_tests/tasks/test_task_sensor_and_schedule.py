@@ -17,8 +17,8 @@ def instance():
 
 
 def tick(world, instance, cursor):
-    context = dg.build_sensor_context(cursor=cursor, instance=instance, resources=world.resources())
-    return salesforce_task_change_sensor(context)
+    with dg.build_sensor_context(cursor=cursor, instance=instance, resources=world.resources()) as context:
+        return salesforce_task_change_sensor(context)
 
 
 def test_sensor_skips_while_the_sync_is_off(world, instance):
@@ -61,11 +61,11 @@ def test_sensor_requests_a_run_only_for_changes_the_sync_did_not_write(enabled_w
 
 def test_schedule_runs_the_job_only_while_enabled(world, instance):
     at = datetime(2026, 7, 1, 9, 10).astimezone()
-    context = dg.build_schedule_context(instance=instance, scheduled_execution_time=at,
-                                        resources={"actions_db": world.resources()["actions_db"]})
-    assert isinstance(task_sync_schedule(context), dg.SkipReason)
-    task_store.enable_task_sync(world.conn, world.now)
-    request = task_sync_schedule(context)
+    with dg.build_schedule_context(instance=instance, scheduled_execution_time=at,
+                                   resources={"actions_db": world.resources()["actions_db"]}) as context:
+        assert isinstance(task_sync_schedule(context), dg.SkipReason)
+        task_store.enable_task_sync(world.conn, world.now)
+        request = task_sync_schedule(context)
     assert isinstance(request, dg.RunRequest) and request.run_key == f"task-sync-{at.isoformat()}"
 
 

@@ -1,0 +1,124 @@
+"""Activities: the Actions activity log fans out to Marketo (custom activities) and Salesforce (Tasks/BCC)."""
+
+import time
+from dataclasses import asdict
+
+import dagster as dg
+
+from sync_pipelines.activities.marketo_delivery import MarketoDelivery, approved_type_ids
+from sync_pipelines.activities.salesforce_delivery import SalesforceDelivery
+from sync_pipelines.activities.settings import ActivitySettings
+from sync_pipelines.activities.type_setup import ensure_activity_types
+from sync_pipelines.resources import ActionsDatabase, MarketoResource, SalesforceResource
+from sync_pipelines.store import activities as store
+
+OWNERS = ["team:data-engineering"]
+GROUP = "activities"
+
+actions_sales_activities = dg.AssetSpec(
+    key="actions_sales_activities",
+    group_name=GROUP,
+    kinds={"postgres"},
+    owners=OWNERS,
+    description=(
+        "The sales activity log that the Actions app writes (actions_sales_activity, with actions_seller): "
+        "one row per email sent/opened/clicked/replied/bounced, call, or sales campaign change. External: "
+        "the sync only reads it; actions_activity_sensor records its high-water mark as an observation. "
+        "Contract: sync_pipelines/activities/README.md."
+    ),
+)
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"marketo"},
+    owners=OWNERS,
+    description=(
+        "The 8 custom activity types of sales activities in Marketo (Sales Email Sent ... Removed from Sales "
+        "Campaign), each with its attributes and an Actions Activity ID attribute, approved. Idempotent: a "
+        "second run only lists the types."
+    ),
+)
+def marketo_sales_activity_types(context: dg.AssetExecutionContext, marketo: MarketoResource) -> dg.MaterializeResult:
+    with marketo.client() as client:
+        counts = ensure_activity_types(client.custom_activities)
+        calls = client.calls_used
+    context.log.info(f"Activity types: {asdict(counts)} ({calls} Marketo calls)")
+    return dg.MaterializeResult(metadata={**asdict(counts), "marketo_api_calls": calls})
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"marketo", "postgres"},
+    owners=OWNERS,
+    deps=[actions_sales_activities, marketo_sales_activity_types],
+    description=(
+        "Every logged activity delivered once to Marketo as a custom activity, 300 per call. Each activity "
+        "has a delivery state (pending -> sending -> delivered | quarantined); a batch left 'sending' by a "
+        "crash is read back from Marketo before anything is resent. Unknown leads and bad attributes are "
+        "quarantined with the reason."
+    ),
+)
+def marketo_sales_activities(
+    context: dg.AssetExecutionContext, marketo: MarketoResource, actions_db: ActionsDatabase
+) -> dg.MaterializeResult:
+    clock = time.monotonic()
+    with marketo.client() as client, actions_db.connection() as conn:
+        conn.autocommit = True  # every step commits on its own: the delivery state is the journal
+        with store.delivery_lock(conn, store.MARKETO) as acquired:
+            if not acquired:
+                raise dg.Failure("Another run is delivering activities to Marketo; try again when it ends.")
+            delivery = MarketoDelivery(conn, client, approved_type_ids(client))
+            counts = delivery.run()
+            totals = store.delivery_counts(conn, store.MARKETO)
+        calls = client.calls_used
+    context.log.info(f"Marketo delivery: {asdict(counts)}; totals {totals}; {calls} Marketo calls")
+    return dg.MaterializeResult(
+        metadata={
+            **asdict(counts),
+            **{f"total_{state}": count for state, count in totals.items()},
+            "marketo_api_calls": calls,
+            "duration_seconds": round(time.monotonic() - clock, 3),
+        }
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"salesforce", "postgres"},
+    owners=OWNERS,
+    deps=[actions_sales_activities],
+    description=(
+        "Sellers' sent emails and calls delivered once to Salesforce: completed Tasks (Email/Call subtype) on "
+        "the person's Contact or Lead, upserted 200 per call by Actions_Activity_Id__c, or, in bcc mode, each "
+        "email mailed to the seller's Email-to-Salesforce address. What is logged follows activity_settings. "
+        "People without a Salesforce id are skipped and counted."
+    ),
+)
+def salesforce_activity_tasks(
+    context: dg.AssetExecutionContext,
+    salesforce: SalesforceResource,
+    actions_db: ActionsDatabase,
+    activity_settings: ActivitySettings,
+) -> dg.MaterializeResult:
+    clock = time.monotonic()
+    with salesforce.client() as client, actions_db.connection() as conn:
+        conn.autocommit = True  # every step commits on its own: the delivery state is the journal
+        with store.delivery_lock(conn, store.SALESFORCE) as acquired:
+            if not acquired:
+                raise dg.Failure("Another run is delivering activities to Salesforce; try again when it ends.")
+            counts = SalesforceDelivery(conn, client, activity_settings).run()
+            totals = store.delivery_counts(conn, store.SALESFORCE)
+        calls = client.api_calls
+    context.log.info(f"Salesforce delivery: {asdict(counts)}; totals {totals}; {calls} Salesforce calls")
+    return dg.MaterializeResult(
+        metadata={
+            **asdict(counts),
+            **{f"total_{state}": count for state, count in totals.items()},
+            "email_logging_mode": activity_settings.email_logging_mode,
+            "log_emails": activity_settings.log_emails,
+            "log_calls": activity_settings.log_calls,
+            "salesforce_api_calls": calls,
+            "duration_seconds": round(time.monotonic() - clock, 3),
+        }
+    )

@@ -1,0 +1,200 @@
+"""Deliver sellers' emails and calls to Salesforce: Tasks through the API, or emails by BCC mail.
+
+API channel, per batch of 200 (one sObject Collections call):
+  claim (pending -> sending, committed) -> upsert keyed by Actions_Activity_Id__c -> record.
+  An in-doubt batch is verified with one SOQL query on Actions_Activity_Id__c: Tasks found are
+  marked delivered, the others go back to pending. (Upsert alone would not make a resend safe:
+  TaskSubtype cannot be updated, so re-upserting an existing email Task is refused.)
+Bulk API threshold: collections cost 1 API call per 200 Tasks and answer synchronously per record;
+Bulk API 2.0 costs about 6+ calls per job (create, upload, close, polls, success and failure results)
+and minutes of queueing. It pays off only above ~10,000 Tasks in one run, where collections would
+spend 50+ calls. The sensor-driven runs carry hundreds; even a 100,000-activity backfill needs about
+500 calls, well inside an org's daily allowance. So collections only; the Bulk path is not built.
+BCC channel: one SMTP session per batch of 50, one commit per message (at most one message in
+doubt after a crash; it is resent with the same Message-ID, as SMTP cannot be asked what it got).
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from dataclasses import dataclass
+
+import psycopg
+
+from sync_pipelines.activities import hooks
+from sync_pipelines.activities.bcc import bcc_message, message_id, send_bcc, smtp_connection
+from sync_pipelines.activities.settings import ActivitySettings
+from sync_pipelines.activities.transforms import EXTERNAL_ID_FIELD, salesforce_tasks
+from sync_pipelines.salesforce.client import COLLECTION_SIZE, RETRYABLE_CODES, SalesforceClient
+from sync_pipelines.salesforce.errors import SalesforceClientError
+from sync_pipelines.salesforce.soql import soql_in
+from sync_pipelines.store import activities as store
+
+log = logging.getLogger(__name__)
+
+API_BATCH = COLLECTION_SIZE  # one sObject Collections call per batch
+BCC_BATCH = 50  # messages per SMTP session
+MAX_ATTEMPTS = 5  # a Task still failing with a retryable code after this many runs of its batch is quarantined
+BULK_API_THRESHOLD = 10_000  # documented above; not implemented (collections serve every size here)
+
+
+@dataclass
+class SalesforceDeliveryCounts:
+    pending_new: int = 0
+    skipped_no_salesforce_id: int = 0
+    skipped_by_settings: int = 0
+    skipped_not_email_or_call: int = 0
+    skipped_person_not_in_actions: int = 0
+    tasks_delivered: int = 0
+    emails_mailed: int = 0
+    quarantined: int = 0
+    retried_later: int = 0
+    in_doubt_batches: int = 0
+    found_on_verify: int = 0
+    resent_after_verify: int = 0
+
+
+class SalesforceDelivery:
+    """One delivery run on an autocommit connection (each `transaction()` block is one commit)."""
+
+    def __init__(self, conn: psycopg.Connection, client: SalesforceClient | None, settings: ActivitySettings):
+        self.conn = conn
+        self.client = client
+        self.settings = settings
+        self.counts = SalesforceDeliveryCounts()
+
+    def run(self) -> SalesforceDeliveryCounts:
+        with self.conn.transaction():
+            enqueued = store.enqueue_salesforce(
+                self.conn, log_emails=self.settings.log_emails, log_calls=self.settings.log_calls,
+                email_mode=self.settings.email_logging_mode,
+            )
+        self.counts.pending_new = enqueued.pop("pending")
+        for name, value in enqueued.items():
+            setattr(self.counts, name, value)
+        for batch_id in store.in_doubt_batches(self.conn, store.SALESFORCE):
+            self.verify(batch_id)
+        for channel, size, send in (("api", API_BATCH, self.send_tasks), ("bcc", BCC_BATCH, self.send_mail)):
+            while True:
+                with self.conn.transaction():
+                    batch_id = store.claim_batch(self.conn, store.SALESFORCE, size, channel)
+                if batch_id is None:
+                    break
+                send(batch_id)
+        return self.counts
+
+    # --- API channel --------------------------------------------------------------------------
+
+    def send_tasks(self, batch_id: str) -> None:
+        rows = store.batch_rows(self.conn, store.SALESFORCE, batch_id)
+        prepared = salesforce_tasks(rows)
+        if prepared.quarantined:
+            with self.conn.transaction():
+                self.counts.quarantined += store.mark_quarantined(self.conn, store.SALESFORCE, prepared.quarantined)
+        ids = list(prepared.payloads)
+        if not ids:
+            return
+        try:
+            results = self._client().upsert_many("Task", EXTERNAL_ID_FIELD, [prepared.payloads[i] for i in ids])
+        except SalesforceClientError:
+            # Whether the call ran is unknown: settle the batch now, then stop the run.
+            self.verify(batch_id)
+            raise
+        hooks.reached_after_send(store.SALESFORCE, batch_id)
+        attempts = store.attempts(self.conn, store.SALESFORCE, ids)
+        delivered, quarantined, retry = {}, {}, []
+        for activity_id, result in zip(ids, results):
+            if result.success:
+                delivered[activity_id] = result.id
+            elif result.error_code in RETRYABLE_CODES and attempts[activity_id] < MAX_ATTEMPTS:
+                retry.append(activity_id)  # still locked after the client's own retries: claim again
+            else:
+                quarantined[activity_id] = f"Salesforce {result.error_code}: {result.message}"
+        with self.conn.transaction():
+            self.counts.tasks_delivered += store.mark_delivered(self.conn, store.SALESFORCE, delivered)
+            self.counts.quarantined += store.mark_quarantined(self.conn, store.SALESFORCE, quarantined)
+            self.counts.retried_later += store.release(self.conn, store.SALESFORCE, retry)
+
+    # --- BCC channel --------------------------------------------------------------------------
+
+    def send_mail(self, batch_id: str) -> None:
+        rows = store.batch_rows(self.conn, store.SALESFORCE, batch_id)
+        messages, bad = {}, {}
+        for _, row in rows.iterrows():
+            try:
+                messages[int(row["activity_id"])] = bcc_message(row)
+            except ValueError as exc:
+                bad[int(row["activity_id"])] = f"cannot build the BCC message: {exc}"
+        if bad:
+            with self.conn.transaction():
+                self.counts.quarantined += store.mark_quarantined(self.conn, store.SALESFORCE, bad)
+        s = self.settings
+        attempts = store.attempts(self.conn, store.SALESFORCE, list(messages))
+        sent: list[int] = []
+        try:
+            with smtp_connection(s.smtp_host, s.smtp_port, starttls=s.smtp_starttls, username=s.smtp_username,
+                                 password=s.smtp_password, timeout=s.smtp_timeout_seconds) as smtp:
+                for activity_id, message in messages.items():
+                    try:
+                        send_bcc(smtp, message)
+                    except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused,
+                            smtplib.SMTPDataError) as exc:
+                        if _smtp_code(exc) < 500 and attempts[activity_id] < MAX_ATTEMPTS:  # 4xx: try again
+                            self._release([activity_id])
+                            sent.append(activity_id)
+                            continue
+                        with self.conn.transaction():
+                            self.counts.quarantined += store.mark_quarantined(
+                                self.conn, store.SALESFORCE, {activity_id: f"SMTP refused: {_smtp_code(exc)}"})
+                        sent.append(activity_id)
+                        continue
+                    hooks.reached_after_send(store.SALESFORCE, batch_id)
+                    with self.conn.transaction():
+                        store.mark_delivered(self.conn, store.SALESFORCE, {activity_id: message_id(activity_id)})
+                    self.counts.emails_mailed += 1
+                    sent.append(activity_id)
+        except (smtplib.SMTPException, OSError):
+            # The message being sent is in doubt and stays 'sending'; the ones not reached go back.
+            untouched = [i for i in messages if i not in sent][1:]
+            self._release(untouched)
+            raise
+
+    def _release(self, activity_ids: list[int]) -> None:
+        with self.conn.transaction():
+            self.counts.retried_later += store.release(self.conn, store.SALESFORCE, activity_ids)
+
+    # --- in-doubt batches ---------------------------------------------------------------------
+
+    def verify(self, batch_id: str) -> None:
+        """API batches: Tasks found by external id are delivered, the rest pending. BCC: resend."""
+        self.counts.in_doubt_batches += 1
+        rows = store.batch_rows(self.conn, store.SALESFORCE, batch_id)
+        if rows.empty:
+            return
+        api_ids = [int(i) for i, channel in zip(rows["activity_id"], rows["channel"]) if channel == "api"]
+        bcc_ids = [int(i) for i, channel in zip(rows["activity_id"], rows["channel"]) if channel == "bcc"]
+        found: dict[int, str] = {}
+        for start in range(0, len(api_ids), API_BATCH):
+            chunk = [str(i) for i in api_ids[start:start + API_BATCH]]
+            soql = f"SELECT Id, {EXTERNAL_ID_FIELD} FROM Task WHERE {EXTERNAL_ID_FIELD} IN {soql_in(chunk)}"
+            for task in self._client().query(soql):
+                found[int(task[EXTERNAL_ID_FIELD])] = task["Id"]
+        missing = [i for i in api_ids if i not in found] + bcc_ids
+        with self.conn.transaction():
+            store.mark_delivered(self.conn, store.SALESFORCE, found)
+            store.release(self.conn, store.SALESFORCE, missing)
+        self.counts.found_on_verify += len(found)
+        self.counts.tasks_delivered += len(found)
+        self.counts.resent_after_verify += len(missing)
+
+    def _client(self) -> SalesforceClient:
+        if self.client is None:
+            raise RuntimeError("a Salesforce client is needed for API-channel deliveries")
+        return self.client
+
+
+def _smtp_code(exc: smtplib.SMTPException) -> int:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return min(code for code, _ in exc.recipients.values())
+    return int(getattr(exc, "smtp_code", 550))

@@ -1,0 +1,42 @@
+"""Make Marketo hold the 8 activity types, with every attribute, approved. A second run writes nothing."""
+
+from dataclasses import dataclass
+
+from sync_pipelines.activities.types import ACTIVITY_TYPES
+from sync_pipelines.marketo.custom_activities import CustomActivitiesApi
+
+
+@dataclass
+class TypeSetupCounts:
+    types_created: int = 0
+    attributes_added: int = 0
+    types_approved: int = 0
+    types_already_current: int = 0
+
+
+def ensure_activity_types(api: CustomActivitiesApi) -> TypeSetupCounts:
+    """Create missing types, add missing attributes (to the draft), approve what changed or is a draft.
+
+    Attributes are only ever added: one Marketo no longer needs stays (removing an attribute from a
+    type with activities would hide data from smart lists); its value is simply no longer sent.
+    """
+    counts = TypeSetupCounts()
+    existing = {entry.get("apiName"): entry for entry in api.list_types()}
+    for spec in ACTIVITY_TYPES:
+        current = existing.get(spec.api_name)
+        if current is None:
+            current = api.create_type(spec.create_request())
+            counts.types_created += 1
+        # A type with a draft is changed through the draft; compare against it.
+        version = current if current.get("status") == "approved" else api.describe_type(spec.api_name, draft=True)
+        present = {attribute.get("apiName") for attribute in version.get("attributes") or []}
+        missing = [attribute for attribute in spec.attribute_requests() if attribute["apiName"] not in present]
+        if missing:
+            api.create_attributes(spec.api_name, missing)
+            counts.attributes_added += len(missing)
+        if missing or current.get("status") != "approved":
+            api.approve_type(spec.api_name)
+            counts.types_approved += 1
+        else:
+            counts.types_already_current += 1
+    return counts

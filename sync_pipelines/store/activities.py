@@ -1,0 +1,251 @@
+"""The activity tables: the Actions activity log, its sellers and the delivery state per destination.
+
+Delivery state machine (one row per activity and destination, see migrations/0002_activities.sql):
+    pending -> sending (batch_id committed BEFORE the remote call) -> delivered | quarantined
+A row still 'sending' when a run starts was left by a crash: it is in doubt and must be verified
+against the destination before it is sent again. Functions here never commit on their own: callers
+wrap each step in `conn.transaction()` on an autocommit connection, so every step is its own commit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+import pandas as pd
+import psycopg
+
+from sync_pipelines.activities.types import CALL_TASK_TYPE, EMAIL_TASK_TYPE
+from sync_pipelines.store.copy import copy_frame
+
+MARKETO, SALESFORCE = "marketo", "salesforce"
+_LOCK_NAMESPACE = 0x4AC7  # advisory lock: one delivery run per destination at a time
+
+# What a delivery step needs about an activity: the log row, its person and its seller.
+_ROWS_SQL = """
+    SELECT a.activity_id, a.marketo_id, a.activity_type, a.occurred_at, a.seller_id,
+           a.email_subject, a.email_body, a.template_name, a.link_clicked, a.bounce_details,
+           a.call_outcome, a.call_status, a.call_duration_seconds, a.call_notes,
+           a.campaign_id, a.campaign_name,
+           p.salesforce_contact_id, p.salesforce_lead_id, p.email AS person_email,
+           s.display_name AS seller_name, s.email AS seller_email, s.salesforce_user_id,
+           s.email_to_salesforce_address, d.channel
+    FROM activity_delivery d
+    JOIN actions_sales_activity a USING (activity_id)
+    JOIN actions_seller s ON s.seller_id = a.seller_id
+    LEFT JOIN actions_person p ON p.marketo_id = a.marketo_id
+    WHERE d.destination = %s AND d.batch_id = %s
+    ORDER BY a.activity_id
+"""
+
+
+@contextmanager
+def delivery_lock(conn: psycopg.Connection, destination: str) -> Iterator[bool]:
+    """Hold the delivery lock of `destination` (yields False when another run holds it)."""
+    key = hash_destination(destination)
+    (acquired,) = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (_LOCK_NAMESPACE, key)).fetchone()
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            conn.execute("SELECT pg_advisory_unlock(%s, %s)", (_LOCK_NAMESPACE, key))
+
+
+def hash_destination(destination: str) -> int:
+    return {MARKETO: 1, SALESFORCE: 2}[destination]
+
+
+# --- the log (written by the Actions app; the sandbox generator writes it too) -----------------
+
+
+def write_sellers(conn: psycopg.Connection, sellers: pd.DataFrame) -> int:
+    """Insert sellers that are not there yet (keyed by seller_id)."""
+    existing = {row[0] for row in conn.execute("SELECT seller_id FROM actions_seller")}
+    return copy_frame(conn, "actions_seller", sellers[~sellers["seller_id"].isin(existing)])
+
+
+def write_activities(conn: psycopg.Connection, activities: pd.DataFrame) -> int:
+    """Append activities to the log (as the Actions app does); ids come from the frame or the sequence."""
+    written = copy_frame(conn, "actions_sales_activity", activities)
+    if "activity_id" in activities.columns and written:
+        # Explicit ids: move the sequence past them so that app-assigned ids never collide.
+        conn.execute(
+            "SELECT setval(pg_get_serial_sequence('actions_sales_activity', 'activity_id'), "
+            "(SELECT max(activity_id) FROM actions_sales_activity))"
+        )
+    return written
+
+
+def log_high_water_mark(conn: psycopg.Connection) -> tuple[int, int]:
+    """(highest activity id, activity count) of the log; (0, 0) when empty."""
+    high, count = conn.execute("SELECT coalesce(max(activity_id), 0), count(*) FROM actions_sales_activity").fetchone()
+    return int(high), int(count)
+
+
+# --- enqueueing ---------------------------------------------------------------------------------
+
+
+def enqueue_marketo(conn: psycopg.Connection) -> int:
+    """Give every logged activity without a Marketo delivery row a pending one; returns how many."""
+    cursor = conn.execute(
+        """
+        INSERT INTO activity_delivery (activity_id, destination, state)
+        SELECT a.activity_id, 'marketo', 'pending' FROM actions_sales_activity a
+        WHERE NOT EXISTS (SELECT 1 FROM activity_delivery d
+                          WHERE d.destination = 'marketo' AND d.activity_id = a.activity_id)
+        ON CONFLICT DO NOTHING
+        """
+    )
+    return cursor.rowcount
+
+
+def enqueue_salesforce(conn: psycopg.Connection, *, log_emails: bool, log_calls: bool, email_mode: str) -> dict[str, int]:
+    """Give every new activity a Salesforce delivery row: pending (with its channel) or skipped.
+
+    The settings apply when an activity is first seen: an activity skipped while a path was off
+    is not sent later when the path is switched on (it was not meant to be logged when it happened).
+    """
+    rows = conn.execute(
+        """
+        WITH new AS (
+            SELECT a.activity_id, a.activity_type,
+                   coalesce(p.salesforce_contact_id, p.salesforce_lead_id) AS who_id,
+                   p.marketo_id IS NOT NULL AS in_actions
+            FROM actions_sales_activity a
+            LEFT JOIN actions_person p ON p.marketo_id = a.marketo_id
+            WHERE NOT EXISTS (SELECT 1 FROM activity_delivery d
+                              WHERE d.destination = 'salesforce' AND d.activity_id = a.activity_id)
+        ), decided AS (
+            SELECT activity_id,
+                   CASE
+                     WHEN activity_type NOT IN (%(email)s, %(call)s) THEN 'not an email or call'
+                     WHEN activity_type = %(email)s AND NOT %(log_emails)s THEN 'email logging is off'
+                     WHEN activity_type = %(call)s AND NOT %(log_calls)s THEN 'call logging is off'
+                     WHEN NOT in_actions THEN 'person not in Actions'
+                     WHEN who_id IS NULL THEN 'no Salesforce lead or contact id'
+                   END AS skip_reason,
+                   CASE WHEN activity_type = %(email)s THEN %(email_mode)s ELSE 'api' END AS channel
+            FROM new
+        )
+        INSERT INTO activity_delivery (activity_id, destination, state, channel, reason)
+        SELECT activity_id, 'salesforce',
+               CASE WHEN skip_reason IS NULL THEN 'pending' ELSE 'skipped' END,
+               CASE WHEN skip_reason IS NULL THEN channel END, skip_reason
+        FROM decided
+        ON CONFLICT DO NOTHING
+        RETURNING state, reason
+        """,
+        {"email": EMAIL_TASK_TYPE, "call": CALL_TASK_TYPE, "log_emails": log_emails, "log_calls": log_calls,
+         "email_mode": email_mode},
+    ).fetchall()
+    counts: dict[str, int] = {"pending": 0, "skipped_no_salesforce_id": 0, "skipped_by_settings": 0,
+                              "skipped_not_email_or_call": 0, "skipped_person_not_in_actions": 0}
+    for state, reason in rows:
+        if state == "pending":
+            counts["pending"] += 1
+        elif reason == "no Salesforce lead or contact id":
+            counts["skipped_no_salesforce_id"] += 1
+        elif reason == "not an email or call":
+            counts["skipped_not_email_or_call"] += 1
+        elif reason == "person not in Actions":
+            counts["skipped_person_not_in_actions"] += 1
+        else:
+            counts["skipped_by_settings"] += 1
+    return counts
+
+
+# --- batches --------------------------------------------------------------------------------------
+
+
+def claim_batch(conn: psycopg.Connection, destination: str, size: int, channel: str | None = None) -> str | None:
+    """Move up to `size` pending activities (oldest first) to 'sending' under a new batch id.
+
+    Commit this BEFORE calling the destination: a crash after the call then leaves the batch visibly
+    in doubt instead of silently pending (which would send it twice). Returns None when none is pending.
+    """
+    batch_id = uuid.uuid4().hex
+    channel_filter = "AND channel = %(channel)s" if channel else ""
+    cursor = conn.execute(
+        f"""
+        UPDATE activity_delivery SET state = 'sending', batch_id = %(batch)s, attempts = attempts + 1,
+               updated_at = now()
+        WHERE destination = %(destination)s AND activity_id IN (
+            SELECT activity_id FROM activity_delivery
+            WHERE destination = %(destination)s AND state = 'pending' {channel_filter}
+            ORDER BY activity_id LIMIT %(size)s FOR UPDATE SKIP LOCKED)
+        """,
+        {"batch": batch_id, "destination": destination, "size": size, "channel": channel},
+    )
+    return batch_id if cursor.rowcount else None
+
+
+def in_doubt_batches(conn: psycopg.Connection, destination: str) -> list[str]:
+    """Batch ids still 'sending' (left by a crash or an unanswered call), oldest first."""
+    rows = conn.execute(
+        "SELECT batch_id FROM activity_delivery WHERE destination = %s AND state = 'sending' "
+        "GROUP BY batch_id ORDER BY min(updated_at)",
+        (destination,),
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def batch_rows(conn: psycopg.Connection, destination: str, batch_id: str) -> pd.DataFrame:
+    """The activities of a batch with their person and seller (see _ROWS_SQL)."""
+    with conn.cursor() as cursor:
+        cursor.execute(_ROWS_SQL, (destination, batch_id))
+        columns = [column.name for column in cursor.description]
+        return pd.DataFrame(cursor.fetchall(), columns=columns)
+
+
+def batch_started_at(conn: psycopg.Connection, destination: str, batch_id: str):
+    """When the batch was claimed (the earliest moment its call can have reached the destination)."""
+    return conn.execute(
+        "SELECT min(updated_at) FROM activity_delivery WHERE destination = %s AND batch_id = %s",
+        (destination, batch_id),
+    ).fetchone()[0]
+
+
+def mark_delivered(conn: psycopg.Connection, destination: str, remote_ids: Mapping[int, str | None]) -> int:
+    return _set_state(conn, destination, "delivered", [(i, r, None) for i, r in remote_ids.items()])
+
+
+def mark_quarantined(conn: psycopg.Connection, destination: str, reasons: Mapping[int, str]) -> int:
+    return _set_state(conn, destination, "quarantined", [(i, None, r) for i, r in reasons.items()])
+
+
+def release(conn: psycopg.Connection, destination: str, activity_ids: list[int]) -> int:
+    """Back to 'pending' (verified as not delivered, or refused before anything ran)."""
+    return _set_state(conn, destination, "pending", [(i, None, None) for i in activity_ids])
+
+
+def _set_state(conn: psycopg.Connection, destination: str, state: str, rows: list[tuple]) -> int:
+    if not rows:
+        return 0
+    with conn.cursor() as cursor:
+        cursor.executemany(
+            "UPDATE activity_delivery SET state = %s, remote_id = %s, reason = %s, updated_at = now(), "
+            "batch_id = CASE WHEN %s = 'pending' THEN NULL ELSE batch_id END "
+            "WHERE destination = %s AND activity_id = %s",
+            [(state, remote_id, reason, state, destination, activity_id) for activity_id, remote_id, reason in rows],
+        )
+    return len(rows)
+
+
+def attempts(conn: psycopg.Connection, destination: str, activity_ids: list[int]) -> dict[int, int]:
+    """How many times each activity has been claimed for `destination`."""
+    rows = conn.execute(
+        "SELECT activity_id, attempts FROM activity_delivery WHERE destination = %s AND activity_id = ANY(%s)",
+        (destination, activity_ids),
+    ).fetchall()
+    return {int(activity_id): int(count) for activity_id, count in rows}
+
+
+def delivery_counts(conn: psycopg.Connection, destination: str) -> dict[str, int]:
+    """Rows per state for one destination (every state present, zero when none)."""
+    counts = {state: 0 for state in ("pending", "sending", "delivered", "quarantined", "skipped")}
+    for state, count in conn.execute(
+        "SELECT state, count(*) FROM activity_delivery WHERE destination = %s GROUP BY state", (destination,)
+    ):
+        counts[state] = int(count)
+    return counts

@@ -1,0 +1,109 @@
+"""activity_settings switch the Salesforce paths; bcc mode mails real messages to an SMTP server."""
+
+import email
+import email.policy
+import socket
+
+import psycopg
+import pytest
+from aiosmtpd.controller import Controller
+
+from sync_pipelines.activities.bcc import message_id
+from sync_pipelines.activities.sandbox_activity import seed_activity_log
+from sync_pipelines.activities.settings import ActivitySettings
+from sync_pipelines_tests.activities.helpers import fan_out, logged, salesforce_tasks_by_activity, states, sync_people
+
+
+class Inbox:
+    """An aiosmtpd handler keeping every envelope it accepts."""
+
+    def __init__(self):
+        self.envelopes = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append(envelope)
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp_server():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+def test_bcc_mode_mails_emails_and_settings_switch_each_path(
+    marketo_sandbox, salesforce_sandbox, database_url, smtp_server
+):
+    inbox, port = smtp_server
+    sync_people(marketo_sandbox, database_url)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        seed_activity_log(conn, 60, seed=1)
+        addresses = dict(conn.execute("SELECT seller_id, email_to_salesforce_address FROM actions_seller").fetchall())
+        person_emails = dict(conn.execute("SELECT marketo_id, email FROM actions_person").fetchall())
+
+    # Run 1: emails by BCC, calls off.
+    bcc = ActivitySettings(email_logging_mode="bcc", log_calls=False, smtp_port=port)
+    ok, metadata = fan_out(marketo_sandbox, salesforce_sandbox, database_url, bcc)
+    assert ok
+    first = logged(database_url)
+    sent = first[first["activity_type"] == "Sales Email Sent"]
+    calls = first[first["activity_type"] == "Received Sales Call"]
+    assert len(sent) and len(calls)
+    assert metadata["salesforce_activity_tasks"]["emails_mailed"] == len(sent)
+    assert len(inbox.envelopes) == len(sent)
+    by_id = {}
+    for envelope in inbox.envelopes:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        by_id[int(message["X-Actions-Activity-Id"])] = (envelope, message)
+    assert set(by_id) == set(sent["activity_id"])
+    for row in sent.itertuples():
+        envelope, message = by_id[row.activity_id]
+        # Only the Email-to-Salesforce address receives the copy; the person is in To, not a recipient.
+        assert envelope.rcpt_tos == [addresses[row.seller_id]]
+        assert message["To"] == person_emails[row.marketo_id]
+        assert message["Subject"] == row.email_subject
+        assert message["Message-ID"] == message_id(row.activity_id)
+        assert message["Bcc"] is None  # never transmitted
+        assert message.get_content().replace("\r\n", "\n") == row.email_body  # CRLF on the wire
+    assert salesforce_tasks_by_activity(salesforce_sandbox.sandbox) == {}  # no Task: emails by mail, calls off
+    assert all(states(database_url, "salesforce")[i] == ("skipped", "call logging is off") for i in calls["activity_id"])
+
+    # Run 2: new activities with emails off and calls on (API): only the new calls become Tasks.
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        seed_activity_log(conn, 40, seed=2)
+    calls_only = ActivitySettings(log_emails=False, log_calls=True, smtp_port=port)
+    ok, metadata = fan_out(marketo_sandbox, salesforce_sandbox, database_url, calls_only)
+    assert ok
+    everything = logged(database_url)
+    new = everything[everything["activity_id"] > first["activity_id"].max()]
+    new_calls = set(new.loc[new["activity_type"] == "Received Sales Call", "activity_id"].astype(str))
+    assert new_calls and set(salesforce_tasks_by_activity(salesforce_sandbox.sandbox)) == new_calls
+    assert metadata["salesforce_activity_tasks"]["skipped_by_settings"] == int((new["activity_type"] == "Sales Email Sent").sum())
+    assert len(inbox.envelopes) == len(sent)  # nothing mailed again
+
+
+def test_people_without_a_salesforce_id_are_skipped_and_counted(marketo_sandbox, salesforce_sandbox, database_url):
+    leads = marketo_sandbox.sandbox.leads()
+    owned = leads[leads["sfdcLeadOwnerId"].notna()]
+    person = int(owned["id"].iloc[0])
+    marketo_sandbox.sandbox.update_lead(person, sfdcLeadId=None, sfdcContactId=None)
+    sync_people(marketo_sandbox, database_url)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        seed_activity_log(conn, 5)
+        from sync_pipelines_tests.activities.helpers import log_activity
+
+        activity = log_activity(conn, person, "Received Sales Call", call_outcome="Left voicemail",
+                                call_status="no answer", call_duration_seconds=0)
+    ok, metadata = fan_out(marketo_sandbox, salesforce_sandbox, database_url)
+    assert ok
+    assert metadata["salesforce_activity_tasks"]["skipped_no_salesforce_id"] >= 1
+    assert states(database_url, "salesforce")[activity] == ("skipped", "no Salesforce lead or contact id")
+    assert states(database_url, "marketo")[activity][0] == "delivered"  # Marketo still gets it
