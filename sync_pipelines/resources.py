@@ -162,6 +162,8 @@ def shared_resources() -> dict[str, dg.ConfigurableResource]:
             base_url=env_or_none("MARKETO_BASE_URL"),
             client_id=env_or_none("MARKETO_CLIENT_ID"),
             client_secret=env_or_none("MARKETO_CLIENT_SECRET"),
+            extract_since=os.environ.get("MARKETO_EXTRACT_SINCE", "2006-01-01"),
+            smart_list_id=int(os.environ["MARKETO_SMART_LIST_ID"]) if os.environ.get("MARKETO_SMART_LIST_ID") else None,
         ),
         "salesforce": SalesforceResource(
             instance_url=env_or_none("SALESFORCE_INSTANCE_URL"),

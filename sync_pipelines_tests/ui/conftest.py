@@ -1,0 +1,80 @@
+"""Fixtures of the UI test: Debian's chromium under Playwright, and a Dagster webserver on the sandbox.
+
+The webserver's environment is what a data engineer's `make dev` has: no Marketo or Salesforce URL, so
+the project's sandbox emulators serve (started here, in a temporary data directory, and stopped after);
+the Actions data and Dagster's storage each in a fresh PostgreSQL database.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from sync_pipelines.sandbox.launcher import ensure_sandbox, stop_sandbox
+from sync_pipelines_tests.ui.browser import CHROMIUM_ARGS, ensure_chromium
+from sync_pipelines_tests.ui.webserver import DagsterWebserver, sqlalchemy_postgres_url
+
+# Variables that would point the sync at real services or other storage; the test sets its own.
+_SERVICE_VARIABLES = ("MARKETO_", "SALESFORCE_", "SYNC_DATABASE_URL", "DAGSTER_POSTGRES_URL", "DAGSTER_HOME",
+                      "SYNC_DATA_DIR")
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> Path:
+    """/usr/bin/chromium, installed with apt-get when missing (as root); the test skips where it cannot be."""
+    path, reason = ensure_chromium()
+    if path is None:
+        pytest.skip(f"UI test skipped: no browser can be installed here ({reason})")
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path: Path):
+    """A headless chromium driven by Playwright (the system browser; Playwright's own builds are not used)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("the `playwright` package is missing: install the test extras (pip install -e '.[test]')")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def dagster_storage_url(postgres_admin_url: str) -> Iterator[str]:
+    """A fresh database for Dagster's runs, events and schedules, as a dagster-postgres URL."""
+    name = f"sync_ui_dagster_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield sqlalchemy_postgres_url(psycopg.conninfo.make_conninfo(postgres_admin_url, dbname=name))
+    with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def webserver(tmp_path: Path, database_url: str, dagster_storage_url: str) -> Iterator[DagsterWebserver]:
+    """dagster-webserver on a free loopback port, the code location loaded, runs stored in PostgreSQL.
+
+    The project's sandbox emulators (Marketo and Salesforce) serve from a temporary data directory:
+    with no service URL in the environment, the resources find them through SYNC_DATA_DIR. Why not
+    MARKETO_BASE_URL pointing at a served emulator: with a base URL the resource extracts 31-day
+    windows from extract_since (2006) with 30 s bulk polls, minutes whatever the size; the sandbox
+    path starts at the seed's first day and polls every 0.2 s (the same run takes about 10 s).
+    """
+    data_dir = tmp_path / "sync_data"
+    env = {key: value for key, value in os.environ.items() if not key.startswith(_SERVICE_VARIABLES)}
+    env.update(SYNC_DATA_DIR=str(data_dir), SYNC_DATABASE_URL=database_url, DAGSTER_POSTGRES_URL=dagster_storage_url)
+    server = DagsterWebserver(tmp_path / "dagster_home", env)
+    try:
+        ensure_sandbox(data_dir)  # while the webserver loads the code location
+        server.wait_until_loaded()
+        yield server
+    finally:
+        server.stop()
+        stop_sandbox(data_dir)
