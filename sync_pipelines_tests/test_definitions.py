@@ -61,3 +61,38 @@ def test_dagster_cli_validates_the_workspace(database_url, tmp_path):
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert "All code locations passed validation" in completed.stderr + completed.stdout
+
+
+def test_every_asset_job_sensor_and_schedule_is_described_and_owned():
+    repository = defs.get_repository_def()
+    for spec in defs.resolve_all_asset_specs():
+        assert spec.description, f"asset {spec.key.to_user_string()} has no description"
+        assert spec.group_name and spec.group_name != "default", f"asset {spec.key.to_user_string()} has no group"
+        assert spec.kinds, f"asset {spec.key.to_user_string()} has no kinds"
+        if not spec.key.to_user_string() == "actions_sales_activities":  # external: written by the Actions app
+            assert spec.owners, f"asset {spec.key.to_user_string()} has no owner"
+    for job in repository.get_all_jobs():
+        if not job.name.startswith("__"):
+            assert job.description, f"job {job.name} has no description"
+    for sensor in repository.sensor_defs:
+        assert sensor.description, f"sensor {sensor.name} has no description"
+    for schedule in repository.schedule_defs:
+        assert schedule.description, f"schedule {schedule.name} has no description"
+
+
+def test_the_fixed_names_of_the_design_exist():
+    repository = defs.get_repository_def()
+    assets = {spec.key.to_user_string(): spec.group_name for spec in defs.resolve_all_asset_specs()}
+    assert assets == {
+        "marketo_person_extract": "people", "sales_owned_people": "people", "actions_people": "people",
+        "actions_sales_activities": "activities", "marketo_sales_activity_types": "activities",
+        "marketo_sales_activities": "activities", "salesforce_activity_tasks": "activities",
+        "salesforce_unsubscribes": "unsubscribes", "marketo_unsubscribe_status": "unsubscribes",
+        "salesforce_tasks": "tasks", "actions_tasks": "tasks", "command_center_tasks": "tasks",
+    }
+    for job in ("person_sync_job", "activity_fanout_job", "unsubscribe_sync_job", "task_sync_job"):
+        assert repository.has_job(job)
+    sensors = {sensor.name for sensor in repository.sensor_defs}
+    assert {"marketo_person_change_sensor", "actions_activity_sensor", "salesforce_task_change_sensor"} <= sensors
+    schedules = {schedule.name for schedule in repository.schedule_defs}
+    assert {"person_batch_schedule", "person_reconciliation_schedule", "task_sync_schedule"} <= schedules
