@@ -134,11 +134,18 @@ class ActionsDatabase(dg.ConfigurableResource):
     """
 
     url: str | None = Field(default=None, description="PostgreSQL URL; unset means the embedded server")
+    _dry_run: bool = PrivateAttr(default=False)
     _dry_run_connection: psycopg.Connection | None = PrivateAttr(default=None)
+
+    def effective_dry_run(self, requested: bool) -> bool:
+        """Whether a writer of this run must stay dry: once one writer asked for a dry run, every later
+        writer of the same run is dry too, so no step sends for real what a rolled-back step prepared."""
+        self._dry_run = self._dry_run or requested
+        return self._dry_run
 
     @contextmanager
     def connection(self, *, dry_run: bool = False) -> Iterator[psycopg.Connection]:
-        if dry_run and self._dry_run_connection is None:
+        if self.effective_dry_run(dry_run) and self._dry_run_connection is None:
             conn = store.connect(actions_database_url(self.url))
             conn.execute("SELECT 1")  # open the run's transaction: later `conn.transaction()` blocks nest as savepoints
             self._dry_run_connection = conn
@@ -153,6 +160,7 @@ class ActionsDatabase(dg.ConfigurableResource):
             self._dry_run_connection.rollback()
             self._dry_run_connection.close()
             self._dry_run_connection = None
+        self._dry_run = False
 
 
 def shared_resources() -> dict[str, dg.ConfigurableResource]:

@@ -15,6 +15,14 @@ from sync_pipelines.store import activities as store
 OWNERS = ["team:data-engineering"]
 GROUP = "activities"
 
+
+class ActivityWriterConfig(dg.Config):
+    """dry_run: compute what would be created or sent and report the counts; write nothing to Marketo,
+    Salesforce, SMTP or PostgreSQL (database steps run in the run's one transaction, rolled back at its end)."""
+
+    dry_run: bool = False
+
+
 actions_sales_activities = dg.AssetSpec(
     key="actions_sales_activities",
     group_name=GROUP,
@@ -39,12 +47,18 @@ actions_sales_activities = dg.AssetSpec(
         "second run only lists the types."
     ),
 )
-def marketo_sales_activity_types(context: dg.AssetExecutionContext, marketo: MarketoResource) -> dg.MaterializeResult:
+def marketo_sales_activity_types(
+    context: dg.AssetExecutionContext,
+    config: ActivityWriterConfig,
+    marketo: MarketoResource,
+    actions_db: ActionsDatabase,  # holds the run's dry-run flag, which the later writers follow
+) -> dg.MaterializeResult:
+    dry_run = actions_db.effective_dry_run(config.dry_run)
     with marketo.client() as client:
-        counts = ensure_activity_types(client.custom_activities)
+        counts = ensure_activity_types(client.custom_activities, dry_run=dry_run)
         calls = client.calls_used
     context.log.info(f"Activity types: {asdict(counts)} ({calls} Marketo calls)")
-    return dg.MaterializeResult(metadata={**asdict(counts), "marketo_api_calls": calls})
+    return dg.MaterializeResult(metadata={**asdict(counts), "dry_run": dry_run, "marketo_api_calls": calls})
 
 
 @dg.asset(
@@ -60,22 +74,28 @@ def marketo_sales_activity_types(context: dg.AssetExecutionContext, marketo: Mar
     ),
 )
 def marketo_sales_activities(
-    context: dg.AssetExecutionContext, marketo: MarketoResource, actions_db: ActionsDatabase
+    context: dg.AssetExecutionContext, config: ActivityWriterConfig, marketo: MarketoResource,
+    actions_db: ActionsDatabase,
 ) -> dg.MaterializeResult:
+    dry_run = actions_db.effective_dry_run(config.dry_run)
     clock = time.monotonic()
-    with marketo.client() as client, actions_db.connection() as conn:
-        conn.autocommit = True  # every step commits on its own: the delivery state is the journal
+    with marketo.client() as client, actions_db.connection(dry_run=dry_run) as conn:
+        if not dry_run:  # a dry run sends nothing, so it needs no journal: it stays in the run's transaction
+            conn.autocommit = True  # every step commits on its own: the delivery state is the journal
         with store.delivery_lock(conn, store.MARKETO) as acquired:
             if not acquired:
                 raise dg.Failure("Another run is delivering activities to Marketo; try again when it ends.")
-            delivery = MarketoDelivery(conn, client, approved_type_ids(client))
+            delivery = MarketoDelivery(conn, client, approved_type_ids(client, dry_run=dry_run),
+                                       dry_run=dry_run)
             counts = delivery.run()
             totals = store.delivery_counts(conn, store.MARKETO)
         calls = client.calls_used
     context.log.info(f"Marketo delivery: {asdict(counts)}; totals {totals}; {calls} Marketo calls")
     return dg.MaterializeResult(
         metadata={
+            "dry_run": dry_run,
             **asdict(counts),
+            "sample_activity_ids": dg.MetadataValue.json(delivery.sample),
             **{f"total_{state}": count for state, count in totals.items()},
             "marketo_api_calls": calls,
             "duration_seconds": round(time.monotonic() - clock, 3),
@@ -97,23 +117,29 @@ def marketo_sales_activities(
 )
 def salesforce_activity_tasks(
     context: dg.AssetExecutionContext,
+    config: ActivityWriterConfig,
     salesforce: SalesforceResource,
     actions_db: ActionsDatabase,
     activity_settings: ActivitySettings,
 ) -> dg.MaterializeResult:
+    dry_run = actions_db.effective_dry_run(config.dry_run)
     clock = time.monotonic()
-    with salesforce.client() as client, actions_db.connection() as conn:
-        conn.autocommit = True  # every step commits on its own: the delivery state is the journal
+    with salesforce.client() as client, actions_db.connection(dry_run=dry_run) as conn:
+        if not dry_run:  # a dry run sends nothing, so it needs no journal: it stays in the run's transaction
+            conn.autocommit = True  # every step commits on its own: the delivery state is the journal
         with store.delivery_lock(conn, store.SALESFORCE) as acquired:
             if not acquired:
                 raise dg.Failure("Another run is delivering activities to Salesforce; try again when it ends.")
-            counts = SalesforceDelivery(conn, client, activity_settings).run()
+            delivery = SalesforceDelivery(conn, client, activity_settings, dry_run=dry_run)
+            counts = delivery.run()
             totals = store.delivery_counts(conn, store.SALESFORCE)
         calls = client.api_calls
     context.log.info(f"Salesforce delivery: {asdict(counts)}; totals {totals}; {calls} Salesforce calls")
     return dg.MaterializeResult(
         metadata={
+            "dry_run": dry_run,
             **asdict(counts),
+            "sample_activity_ids": dg.MetadataValue.json(delivery.sample),
             **{f"total_{state}": count for state, count in totals.items()},
             "email_logging_mode": activity_settings.email_logging_mode,
             "log_emails": activity_settings.log_emails,

@@ -12,6 +12,8 @@ spend 50+ calls. The sensor-driven runs carry hundreds; even a 100,000-activity 
 500 calls, well inside an org's daily allowance. So collections only; the Bulk path is not built.
 BCC channel: one SMTP session per batch of 50, one commit per message (at most one message in
 doubt after a crash; it is resent with the same Message-ID, as SMTP cannot be asked what it got).
+Dry run: every step but the upsert and the SMTP session; each batch is recorded as if Salesforce
+(or the mail relay) had accepted every record, inside the run's rolled-back transaction.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ BULK_API_THRESHOLD = 10_000  # documented above; not implemented (collections se
 @dataclass
 class SalesforceDeliveryCounts:
     pending_new: int = 0
+    sent: int = 0  # Tasks in upsert calls plus BCC messages (in a dry run: that would be)
     skipped_no_salesforce_id: int = 0
     skipped_by_settings: int = 0
     skipped_not_email_or_call: int = 0
@@ -56,13 +59,21 @@ class SalesforceDeliveryCounts:
 
 
 class SalesforceDelivery:
-    """One delivery run on an autocommit connection (each `transaction()` block is one commit)."""
+    """One delivery run on an autocommit connection (each `transaction()` block is one commit).
 
-    def __init__(self, conn: psycopg.Connection, client: SalesforceClient | None, settings: ActivitySettings):
+    dry_run: on the run's shared dry-run connection instead; no Task is written and no mail is sent.
+    """
+
+    SAMPLE_SIZE = 10  # activity ids reported as a sample of what was (or would be) sent
+
+    def __init__(self, conn: psycopg.Connection, client: SalesforceClient | None, settings: ActivitySettings,
+                 *, dry_run: bool = False):
         self.conn = conn
         self.client = client
         self.settings = settings
+        self.dry_run = dry_run
         self.counts = SalesforceDeliveryCounts()
+        self.sample: list[int] = []
 
     def run(self) -> SalesforceDeliveryCounts:
         with self.conn.transaction():
@@ -94,6 +105,11 @@ class SalesforceDelivery:
                 self.counts.quarantined += store.mark_quarantined(self.conn, store.SALESFORCE, prepared.quarantined)
         ids = list(prepared.payloads)
         if not ids:
+            return
+        self._note_sent(ids)
+        if self.dry_run:  # recorded as if Salesforce accepted every Task; the upsert is not made
+            with self.conn.transaction():
+                self.counts.tasks_delivered += store.mark_delivered(self.conn, store.SALESFORCE, dict.fromkeys(ids))
             return
         try:
             results = self._client().upsert_many("Task", EXTERNAL_ID_FIELD, [prepared.payloads[i] for i in ids])
@@ -129,6 +145,12 @@ class SalesforceDelivery:
         if bad:
             with self.conn.transaction():
                 self.counts.quarantined += store.mark_quarantined(self.conn, store.SALESFORCE, bad)
+        self._note_sent(list(messages))
+        if self.dry_run:  # recorded as if the relay accepted every message; no SMTP session is opened
+            with self.conn.transaction():
+                self.counts.emails_mailed += store.mark_delivered(
+                    self.conn, store.SALESFORCE, {i: message_id(i) for i in messages})
+            return
         s = self.settings
         attempts = store.attempts(self.conn, store.SALESFORCE, list(messages))
         sent: list[int] = []
@@ -159,6 +181,10 @@ class SalesforceDelivery:
             untouched = [i for i in messages if i not in sent][1:]
             self._release(untouched)
             raise
+
+    def _note_sent(self, activity_ids: list[int]) -> None:
+        self.counts.sent += len(activity_ids)
+        self.sample += activity_ids[: self.SAMPLE_SIZE - len(self.sample)]
 
     def _release(self, activity_ids: list[int]) -> None:
         with self.conn.transaction():

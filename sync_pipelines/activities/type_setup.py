@@ -14,16 +14,23 @@ class TypeSetupCounts:
     types_already_current: int = 0
 
 
-def ensure_activity_types(api: CustomActivitiesApi) -> TypeSetupCounts:
+def ensure_activity_types(api: CustomActivitiesApi, *, dry_run: bool = False) -> TypeSetupCounts:
     """Create missing types, add missing attributes (to the draft), approve what changed or is a draft.
 
     Attributes are only ever added: one Marketo no longer needs stays (removing an attribute from a
     type with activities would hide data from smart lists); its value is simply no longer sent.
+    dry_run: only the read endpoints are called; the counts are those of the writes a real run would make.
     """
     counts = TypeSetupCounts()
     existing = {entry.get("apiName"): entry for entry in api.list_types()}
     for spec in ACTIVITY_TYPES:
         current = existing.get(spec.api_name)
+        if current is None and dry_run:
+            # A new type starts as a draft without secondary attributes: all of them would be added, then approved.
+            counts.types_created += 1
+            counts.attributes_added += len(spec.attribute_requests())
+            counts.types_approved += 1
+            continue
         if current is None:
             current = api.create_type(spec.create_request())
             counts.types_created += 1
@@ -32,10 +39,12 @@ def ensure_activity_types(api: CustomActivitiesApi) -> TypeSetupCounts:
         present = {attribute.get("apiName") for attribute in version.get("attributes") or []}
         missing = [attribute for attribute in spec.attribute_requests() if attribute["apiName"] not in present]
         if missing:
-            api.create_attributes(spec.api_name, missing)
+            if not dry_run:
+                api.create_attributes(spec.api_name, missing)
             counts.attributes_added += len(missing)
         if missing or current.get("status") != "approved":
-            api.approve_type(spec.api_name)
+            if not dry_run:
+                api.approve_type(spec.api_name)
             counts.types_approved += 1
         else:
             counts.types_already_current += 1

@@ -63,10 +63,11 @@ def marketo_person_extract(
     marketo: MarketoResource,
     actions_db: ActionsDatabase,
 ) -> dg.MaterializeResult:
+    dry_run = actions_db.effective_dry_run(config.dry_run)
     started_at, clock = datetime.now(timezone.utc), time.monotonic()
     full = not config.marketo_ids
     read = quarantined = 0
-    with marketo.client() as client, actions_db.connection(dry_run=config.dry_run) as conn:
+    with marketo.client() as client, actions_db.connection(dry_run=dry_run) as conn:
         client.require_lead_fields(list(EXTRACT_FIELDS))
         if full and marketo.smart_list_id is not None:
             chunks = client.export_leads_from_smart_list(list(EXTRACT_FIELDS), marketo.smart_list_id)
@@ -89,7 +90,7 @@ def marketo_person_extract(
     return dg.MaterializeResult(
         metadata={
             "mode": "full" if full else "incremental",
-            "dry_run": config.dry_run,
+            "dry_run": dry_run,
             "people_read": read,
             "people_quarantined": quarantined,
             "inserted": counts.inserted,
@@ -145,8 +146,9 @@ def sales_owned_people(actions_db: ActionsDatabase) -> dg.MaterializeResult:
     ),
 )
 def actions_people(config: ActionsPeopleConfig, actions_db: ActionsDatabase) -> dg.MaterializeResult:
+    dry_run = actions_db.effective_dry_run(config.dry_run)
     clock = time.monotonic()
-    with actions_db.connection(dry_run=config.dry_run) as conn, conn.transaction():
+    with actions_db.connection(dry_run=dry_run) as conn, conn.transaction():
         counts = sync_actions_people(
             conn,
             datetime.now(timezone.utc),
@@ -164,7 +166,7 @@ def actions_people(config: ActionsPeopleConfig, actions_db: ActionsDatabase) -> 
         ]
     return dg.MaterializeResult(
         metadata={
-            "dry_run": config.dry_run,
+            "dry_run": dry_run,
             "inserted": counts.inserted,
             "updated": counts.updated,
             "removed": counts.removed,

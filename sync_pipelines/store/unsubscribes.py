@@ -159,8 +159,8 @@ def mark_pushed(conn: psycopg.Connection, pushed: list[PushedRecord], now: datet
         cursor.executemany(
             """
             UPDATE salesforce_unsubscribe_state SET
-                sf_opted_out = %(out)s, sf_modstamp = %(modstamp)s,
-                sf_opted_out_at = CASE WHEN %(out)s THEN %(modstamp)s END,
+                sf_opted_out = %(out)s, sf_modstamp = %(modstamp)s::timestamptz,
+                sf_opted_out_at = CASE WHEN %(out)s THEN %(modstamp)s::timestamptz END,
                 agreed_opted_out = %(out)s, agreed_at = %(now)s, updated_at = %(now)s
             WHERE marketo_id = %(id)s
             """,
@@ -217,6 +217,7 @@ class StatusCounts:
     resubscribed: int
     changed: int
     removed: int
+    changed_sample: tuple[int, ...] = ()  # the lowest Marketo ids among the changed rows (no personal data)
 
 
 def refresh_marketo_status(conn: psycopg.Connection, now: datetime) -> StatusCounts:
@@ -247,7 +248,8 @@ def refresh_marketo_status(conn: psycopg.Connection, now: datetime) -> StatusCou
         )
         SELECT count(*),
                count(*) FILTER (WHERE u.unsubscribed AND p.was_unsubscribed IS NOT TRUE),
-               count(*) FILTER (WHERE NOT u.unsubscribed AND p.was_unsubscribed)
+               count(*) FILTER (WHERE NOT u.unsubscribed AND p.was_unsubscribed),
+               (array_agg(u.marketo_id ORDER BY u.marketo_id))[1:10]
         FROM upserted u JOIN previous p USING (marketo_id)
         """,
         {"now": now},
@@ -261,7 +263,8 @@ def refresh_marketo_status(conn: psycopg.Connection, now: datetime) -> StatusCou
         "FROM marketo_unsubscribe_status"
     ).fetchone()
     return StatusCounts(people=people, unsubscribed=unsubscribed, email_invalid=email_invalid,
-                        newly_unsubscribed=changes[1], resubscribed=changes[2], changed=changes[0], removed=removed)
+                        newly_unsubscribed=changes[1], resubscribed=changes[2], changed=changes[0], removed=removed,
+                        changed_sample=tuple(changes[3] or ()))
 
 
 def _none(value):

@@ -55,9 +55,20 @@ class TaskClockConfig(dg.Config):
 
 
 class SalesforceTasksConfig(TaskClockConfig):
-    """enable_sync: turn the task sync on before reading (the first time, this is the first enable)."""
+    """enable_sync: turn the task sync on before reading (the first time, this is the first enable).
+
+    dry_run: read Salesforce and stage the changes in the run's rolled-back transaction; commit nothing.
+    """
 
     enable_sync: bool = Field(default=False, description="Turn the task sync on (records the first-enable moment)")
+    dry_run: bool = Field(default=False, description="Compute and report; write nothing (rolled back with the run)")
+
+
+class ActionsTasksConfig(TaskClockConfig):
+    """dry_run: apply the staged changes and count the pushes in the run's rolled-back transaction; send nothing
+    to Salesforce."""
+
+    dry_run: bool = Field(default=False, description="Compute and report; write nothing anywhere")
 
 
 def _disabled() -> dg.MaterializeResult:
@@ -82,8 +93,9 @@ def salesforce_tasks(
     salesforce: SalesforceResource,
     actions_db: ActionsDatabase,
 ) -> dg.MaterializeResult:
+    dry_run = actions_db.effective_dry_run(config.dry_run)
     now, clock = config.clock(), time.monotonic()
-    with actions_db.connection() as conn:
+    with actions_db.connection(dry_run=dry_run) as conn:
         if config.enable_sync and enable_task_sync(conn, now):
             context.log.info("Task sync enabled")
         setting, state = read_setting(conn), read_state(conn)
@@ -119,6 +131,7 @@ def salesforce_tasks(
     return dg.MaterializeResult(
         metadata={
             "sync_enabled": True,
+            "dry_run": dry_run,
             "mode": "initial" if initial else "incremental",
             "tasks_read": len(records),
             "changes_staged": staged,
@@ -167,10 +180,11 @@ def _deletions(pairs: list[tuple[str, datetime]]) -> pd.DataFrame:
 )
 @stops_cleanly_on_quota
 def actions_tasks(
-    config: TaskClockConfig, salesforce: SalesforceResource, actions_db: ActionsDatabase
+    config: ActionsTasksConfig, salesforce: SalesforceResource, actions_db: ActionsDatabase
 ) -> dg.MaterializeResult:
+    dry_run = actions_db.effective_dry_run(config.dry_run)
     now, clock = config.clock(), time.monotonic()
-    with actions_db.connection() as conn:
+    with actions_db.connection(dry_run=dry_run) as conn:
         setting, state = read_setting(conn), read_state(conn)
         if not setting.enabled:
             return _disabled()
@@ -181,7 +195,7 @@ def actions_tasks(
             plan = plan_pull(read_staged_changes(conn), tasks_for_staged_changes(conn), now)
             pulled = apply_pull(conn, plan, now, state)
         with salesforce.client() as client:
-            pushed = push_actions_changes(conn, client, setting.first_enabled_at, now)
+            pushed = push_actions_changes(conn, client, setting.first_enabled_at, now, dry_run=dry_run)
             api_calls = client.api_calls
         total, quarantined = conn.execute(
             "SELECT (SELECT count(*) FROM actions_task WHERE deleted_at IS NULL), (SELECT count(*) FROM task_quarantine)"
@@ -191,6 +205,7 @@ def actions_tasks(
     return dg.MaterializeResult(
         metadata={
             "sync_enabled": True,
+            "dry_run": dry_run,
             **pull_metadata,
             "pushed_created": pushed.created,
             "pushed_updated": pushed.updated,
@@ -200,6 +215,7 @@ def actions_tasks(
             "quarantined_total": quarantined,
             "actions_tasks": total,
             "kept_in_actions_only_preexisting": preexisting,
+            "sample_pushed_task_ids": dg.MetadataValue.json(pushed.sample_task_ids),
             "salesforce_api_calls": api_calls,
             "duration_seconds": round(time.monotonic() - clock, 3),
         }

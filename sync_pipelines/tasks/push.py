@@ -4,11 +4,13 @@ Each write is keyed, so a rerun after a crash sends nothing twice: creates are u
 Actions_Task_Id__c (a retried create finds the task it made), edits go to the task's Id, and a deletion
 of a task already gone counts as done. After each batch the sync stores the SystemModstamp its write
 produced, which is how the next pull knows not to bring its own write back (no echo).
+A dry run calls no write endpoint: every record is counted as if Salesforce accepted it, and the
+Actions-side bookkeeping of the real run is done in the run's rolled-back transaction.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import pandas as pd
@@ -28,6 +30,7 @@ from sync_pipelines.tasks.transforms import QUARANTINE_COLUMNS, plan_push
 
 # The task is gone in Salesforce: for a deletion that is success, for an edit the deletion wins.
 GONE_CODES = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY", "NOT_FOUND"})
+SAMPLE_SIZE = 10  # Actions task ids reported as a sample of what was (or would be) sent
 
 
 @dataclass
@@ -37,12 +40,16 @@ class PushCounts:
     deleted: int = 0
     dropped_deleted_in_salesforce: int = 0
     quarantined: int = 0
+    sample_task_ids: list[int] = field(default_factory=list)
+
+    def note(self, task_ids: list[int]) -> None:
+        self.sample_task_ids += task_ids[: SAMPLE_SIZE - len(self.sample_task_ids)]
 
 
 def push_actions_changes(conn: psycopg.Connection, client: SalesforceClient, first_enabled_at: datetime,
-                         now: datetime) -> PushCounts:
+                         now: datetime, *, dry_run: bool = False) -> PushCounts:
     counts = PushCounts()
-    _push_deletions(conn, client, now, counts)
+    _push_deletions(conn, client, now, counts, dry_run)
     pending = pending_pushes(conn, first_enabled_at)
     if pending.empty:
         return counts
@@ -54,7 +61,8 @@ def push_actions_changes(conn: psycopg.Connection, client: SalesforceClient, fir
         batch = payloads[payloads["kind"] == kind]
         if batch.empty:
             continue
-        results = send(client, list(batch["payload"]))
+        counts.note([int(i) for i in batch["task_id"]])
+        results = _accepted(list(batch["payload"])) if dry_run else send(client, list(batch["payload"]))
         for task, result in zip(batch.to_dict("records"), results):
             if result.success:
                 written.append((task["task_id"], result.id, task["version"]))
@@ -67,13 +75,15 @@ def push_actions_changes(conn: psycopg.Connection, client: SalesforceClient, fir
                 failures.append((f"actions:{task['task_id']}", _reason(result), task["version"]))
     counts.quarantined += quarantine_tasks(conn, pd.DataFrame(failures, columns=QUARANTINE_COLUMNS),
                                            "to_salesforce", now)
-    stamps = modstamps(client, [salesforce_id for _, salesforce_id, _ in written])
+    # A dry run wrote nothing: no modstamp to read back (a would-be create stays unlinked in its rollback).
+    stamps = {} if dry_run else modstamps(client, [salesforce_id for _, salesforce_id, _ in written])
     for task_id, salesforce_id, version in written:
         record_pushed(conn, task_id, salesforce_id, version, stamps.get(salesforce_id))
     return counts
 
 
-def _push_deletions(conn: psycopg.Connection, client: SalesforceClient, now: datetime, counts: PushCounts) -> None:
+def _push_deletions(conn: psycopg.Connection, client: SalesforceClient, now: datetime, counts: PushCounts,
+                    dry_run: bool) -> None:
     deletions = pending_deletions(conn)
     for task_id, salesforce_id in deletions:
         if salesforce_id is None:
@@ -81,7 +91,9 @@ def _push_deletions(conn: psycopg.Connection, client: SalesforceClient, now: dat
     linked = [(task_id, salesforce_id) for task_id, salesforce_id in deletions if salesforce_id is not None]
     if not linked:
         return
-    results = client.delete_many([salesforce_id for _, salesforce_id in linked])
+    counts.note([task_id for task_id, _ in linked])
+    ids = [salesforce_id for _, salesforce_id in linked]
+    results = _accepted([{"Id": i} for i in ids]) if dry_run else client.delete_many(ids)
     failures = []
     for (task_id, _), result in zip(linked, results):
         if result.success or result.error_code in GONE_CODES:
@@ -91,6 +103,12 @@ def _push_deletions(conn: psycopg.Connection, client: SalesforceClient, now: dat
             failures.append((f"actions:{task_id}", _reason(result), None))
     counts.quarantined += quarantine_tasks(conn, pd.DataFrame(failures, columns=QUARANTINE_COLUMNS),
                                            "to_salesforce", now)
+
+
+def _accepted(payloads: list[dict]) -> list[RecordResult]:
+    """A dry run's stand-in for Salesforce's answer: every record accepted, under its Id when it has one
+    (a create's Id exists only after a real send)."""
+    return [RecordResult(id=payload.get("Id"), success=True) for payload in payloads]
 
 
 def _upsert(client: SalesforceClient, payloads: list[dict]) -> list[RecordResult]:

@@ -46,6 +46,16 @@ OWNERS = ["team:data-engineering"]
 CURSOR_OVERLAP = timedelta(minutes=2)
 
 
+SAMPLE_SIZE = 10  # Marketo ids reported as a sample of what was (or would be) changed
+
+
+class UnsubscribeWriterConfig(dg.Config):
+    """dry_run: read Salesforce and compute what would change on each side; write nothing to Salesforce or
+    PostgreSQL (database steps run in the run's one transaction, rolled back at its end)."""
+
+    dry_run: bool = False
+
+
 def _cursor_name(sobject: str) -> str:
     return f"salesforce_{sobject.lower()}_modstamp"
 
@@ -65,10 +75,12 @@ def _cursor_name(sobject: str) -> str:
 )
 @stops_cleanly_on_quota
 def salesforce_unsubscribes(
-    context: dg.AssetExecutionContext, salesforce: SalesforceResource, actions_db: ActionsDatabase
+    context: dg.AssetExecutionContext, config: UnsubscribeWriterConfig, salesforce: SalesforceResource,
+    actions_db: ActionsDatabase,
 ) -> dg.MaterializeResult:
+    dry_run = actions_db.effective_dry_run(config.dry_run)
     clock, now = time.monotonic(), datetime.now(timezone.utc)
-    with salesforce.client() as client, actions_db.connection() as conn:
+    with salesforce.client() as client, actions_db.connection(dry_run=dry_run) as conn:
         people = load_people(conn)
         records, invalid = salesforce_records(people)
 
@@ -104,6 +116,11 @@ def salesforce_unsubscribes(
             due = resolved[resolved["push"] & (resolved["salesforce_object"] == sobject)]
             if due.empty:
                 continue
+            if dry_run:  # recorded as if Salesforce accepted every update; nothing is written there
+                would_push = [PushedRecord(int(i), bool(t), None) for i, t in zip(due["marketo_id"], due["target"])]
+                with conn.transaction():
+                    mark_pushed(conn, would_push, now)
+                continue
             results = write_opt_outs(client, sobject, list(zip(due["salesforce_id"], due["target"].astype(bool))))
             ok = [result.success for result in results]
             failed += [
@@ -138,9 +155,12 @@ def salesforce_unsubscribes(
 
     outcome = resolved["event_outcome"]
     pushed_ok = resolved["push"] & ~resolved["marketo_id"].isin([row[0] for row in failed])
+    changed = resolved[resolved["push"].astype(bool) | resolved["actions_update"].astype(bool)]
+    sample = sorted(int(i) for i in changed["marketo_id"])[:SAMPLE_SIZE]
     context.log.info(f"Reconciled {len(resolved)} people with {api_calls} Salesforce calls ({quarantined} quarantined)")
     return dg.MaterializeResult(
         metadata={
+            "dry_run": dry_run,
             "people_with_salesforce_record": len(records),
             "salesforce_changes_read": changes_read,
             "opt_outs_to_actions": int(((outcome == TO_ACTIONS) & resolved["target"]).sum()),
@@ -152,6 +172,7 @@ def salesforce_unsubscribes(
             "conflicts_opt_out_kept": int((outcome == CONFLICT).sum()),
             "salesforce_records_written": int(pushed_ok.sum()),
             "quarantined": quarantined,
+            "sample_changed_marketo_ids": dg.MetadataValue.json(sample),
             "salesforce_api_calls": api_calls,
             "duration_seconds": round(time.monotonic() - clock, 3),
         }
@@ -169,12 +190,14 @@ def salesforce_unsubscribes(
         "incrementally whenever `unsubscribed` changes. Feeds the person_send_check view (check_send)."
     ),
 )
-def marketo_unsubscribe_status(actions_db: ActionsDatabase) -> dg.MaterializeResult:
-    with actions_db.connection() as conn, conn.transaction():
+def marketo_unsubscribe_status(config: UnsubscribeWriterConfig, actions_db: ActionsDatabase) -> dg.MaterializeResult:
+    dry_run = actions_db.effective_dry_run(config.dry_run)
+    with actions_db.connection(dry_run=dry_run) as conn, conn.transaction():
         counts = refresh_marketo_status(conn, datetime.now(timezone.utc))
         blocked, = conn.execute("SELECT count(*) FROM person_send_check WHERE NOT allowed").fetchone()
     return dg.MaterializeResult(
         metadata={
+            "dry_run": dry_run,
             "actions_people": counts.people,
             "marketo_unsubscribed": counts.unsubscribed,
             "email_invalid": counts.email_invalid,
@@ -183,6 +206,7 @@ def marketo_unsubscribe_status(actions_db: ActionsDatabase) -> dg.MaterializeRes
             "rows_changed": counts.changed,
             "rows_removed": counts.removed,
             "people_blocked_from_email": blocked,
+            "sample_changed_marketo_ids": dg.MetadataValue.json(list(counts.changed_sample)),
             "marketo_api_calls": 0,
         }
     )

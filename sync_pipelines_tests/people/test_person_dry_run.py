@@ -49,3 +49,17 @@ def test_dry_run_writes_nothing_and_predicts_the_real_run(marketo_sandbox, datab
         assert real.success
         assert counts(dry) == counts(real)
         assert counts(real)["actions_people"] != {"inserted": 0, "updated": 0, "removed": 0}
+
+
+def test_a_writer_after_a_dry_step_stays_dry(marketo_sandbox, database_url):
+    """Only the extract asked for a dry run: actions_people follows it instead of writing for real."""
+    resources = {"marketo": marketo_resource(marketo_sandbox), "actions_db": ActionsDatabase(url=database_url)}
+    store.connect(database_url).close()
+    before = snapshot(database_url)
+    result = dg.materialize(
+        PERSON_ASSETS, resources=resources, run_config={"ops": {"marketo_person_extract": {"config": {"dry_run": True}}}}
+    )
+    assert result.success
+    assert result.asset_materializations_for_node("actions_people")[0].metadata["dry_run"].value is True
+    assert result.asset_materializations_for_node("actions_people")[0].metadata["inserted"].value > 0
+    assert snapshot(database_url) == before

@@ -1,0 +1,1 @@
+"""Reliability and security: fault injection, quota stops, chaos rounds, bad input, leaks."""

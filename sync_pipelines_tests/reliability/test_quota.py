@@ -1,0 +1,86 @@
+"""A used-up quota ends the run at once with a clear dg.Failure; once the quota is back, a rerun resumes."""
+
+import dagster as dg
+import pytest
+
+from sync_pipelines import people, tasks, unsubscribes
+from sync_pipelines.sandbox.faults import FaultPlan
+from sync_pipelines.tasks.jobs import task_sync_run_config
+from sync_pipelines_tests.reliability.helpers import (actual_actions_people, expected_actions_people,
+                                                      materialization_metadata, resources)
+from sync_pipelines_tests.unsubscribes.helpers import load_actions_people
+
+PERSON_ASSETS = [people.marketo_person_extract, people.sales_owned_people, people.actions_people]
+UNSUBSCRIBE_ASSETS = [unsubscribes.salesforce_unsubscribes, unsubscribes.marketo_unsubscribe_status]
+TASK_ASSETS = [tasks.salesforce_tasks, tasks.actions_tasks, tasks.command_center_tasks]
+
+
+def the_failure(result: dg.ExecuteInProcessResult) -> tuple[str, dict]:
+    """(description, metadata) of the run's one failed step; the error carries no chained traceback."""
+    assert not result.success
+    (failure,) = result.get_step_failure_events()
+    data = failure.step_failure_data
+    assert data.user_failure_data is not None, "a quota stop must be a dg.Failure, not a crash"
+    assert data.error.cause is None and data.error.context is None  # no client stack behind it
+    return data.user_failure_data.description, {k: v.value for k, v in data.user_failure_data.metadata.items()}
+
+
+@pytest.mark.parametrize("code, what", [("607", "daily API call quota"), ("1029", "bulk export quota")])
+def test_marketo_quota_stops_the_person_sync_cleanly_and_a_later_run_resumes(make_marketo_sandbox, database_url,
+                                                                             code, what):
+    served = make_marketo_sandbox(seed=11, size=120)
+    served.sandbox.set_fault_plan(FaultPlan({code: 1.0}, seed=1))
+    calls_before = served.sandbox.api_calls
+
+    result = dg.materialize(PERSON_ASSETS, resources=resources(database_url, marketo=served), raise_on_error=False)
+    description, metadata = the_failure(result)
+    assert f"Marketo quota exhausted (error {code})" in description and what in description
+    assert "resets at" in description and "midnight US Central" in description
+    assert metadata["service"] == "marketo" and metadata["quota_resets_at"]
+    assert served.sandbox.api_calls - calls_before <= 4  # describe, create, enqueue, cancel: no retry loop
+    assert served.sandbox.fault_plan.injected[code] == 1
+
+    served.sandbox.set_fault_plan(None)  # the quota is back
+    assert dg.materialize(PERSON_ASSETS, resources=resources(database_url, marketo=served)).success
+    assert actual_actions_people(database_url) == expected_actions_people(served.sandbox.leads())
+
+
+def test_a_real_daily_quota_reached_mid_run_stops_cleanly(make_marketo_sandbox, database_url):
+    served = make_marketo_sandbox(seed=11, size=120, daily_quota=3)  # describe + create + enqueue, then 607
+    result = dg.materialize(PERSON_ASSETS, resources=resources(database_url, marketo=served), raise_on_error=False)
+    description, _ = the_failure(result)
+    assert "607" in description and "resets at" in description
+    assert actual_actions_people(database_url) == set()  # nothing half-written
+
+
+def test_salesforce_request_limit_stops_the_unsubscribe_sync_cleanly_and_a_later_run_resumes(
+        salesforce_sandbox, database_url):
+    load_actions_people(database_url)
+    org = salesforce_sandbox.sandbox
+    org.set_fault_plan(FaultPlan({"REQUEST_LIMIT_EXCEEDED": 1.0}))
+    result = dg.materialize(UNSUBSCRIBE_ASSETS, resources=resources(database_url, salesforce=salesforce_sandbox),
+                            raise_on_error=False)
+    description, metadata = the_failure(result)
+    assert "Salesforce API request limit exhausted (REQUEST_LIMIT_EXCEEDED)" in description
+    assert "rolling 24-hour window" in description and metadata["service"] == "salesforce"
+    assert org.fault_plan.injected["REQUEST_LIMIT_EXCEEDED"] == 1  # one refused call, no spinning
+
+    org.set_fault_plan(None)
+    result = dg.materialize(UNSUBSCRIBE_ASSETS, resources=resources(database_url, salesforce=salesforce_sandbox))
+    assert materialization_metadata(result)["salesforce_unsubscribes"]["people_with_salesforce_record"] > 0
+
+
+def test_salesforce_request_limit_stops_the_task_sync_cleanly_and_a_later_run_resumes(
+        salesforce_sandbox, salesforce_clock, database_url):
+    org = salesforce_sandbox.sandbox
+    config = task_sync_run_config(salesforce_clock.current.isoformat(), enable_sync=True)
+    org.config.daily_request_limit = org.api_calls  # the org's real limit is used up
+    result = dg.materialize(TASK_ASSETS, resources=resources(database_url, salesforce=salesforce_sandbox),
+                            run_config=config, raise_on_error=False)
+    description, _ = the_failure(result)
+    assert "REQUEST_LIMIT_EXCEEDED" in description
+
+    org.config.daily_request_limit = 100_000
+    result = dg.materialize(TASK_ASSETS, resources=resources(database_url, salesforce=salesforce_sandbox),
+                            run_config=config)
+    assert materialization_metadata(result)["salesforce_tasks"]["mode"] == "initial"

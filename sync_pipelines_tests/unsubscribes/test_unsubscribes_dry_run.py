@@ -1,0 +1,90 @@
+"""A dry run of the unsubscribe sync changes nothing in PostgreSQL or Salesforce, and reports the counts of
+the real run right after it."""
+
+import dagster as dg
+import psycopg
+
+from sync_pipelines.resources import ActionsDatabase
+from sync_pipelines.store.unsubscribes import record_opt_out
+from sync_pipelines.unsubscribes import assets as unsubscribe_assets
+from sync_pipelines_tests.unsubscribes.helpers import load_actions_people, person, salesforce_resource
+
+ASSETS = [unsubscribe_assets.salesforce_unsubscribes, unsubscribe_assets.marketo_unsubscribe_status]
+DRY_RUN = {"ops": {"salesforce_unsubscribes": {"config": {"dry_run": True}},
+                   "marketo_unsubscribe_status": {"config": {"dry_run": True}}}}
+# What differs between a dry and a real run by design: the flag itself, the calls it did not make, timing.
+NOT_COMPARED = {"dry_run", "salesforce_api_calls", "duration_seconds"}
+TABLES = ("actions_unsubscribe", "unsubscribe_event", "salesforce_unsubscribe_state", "unsubscribe_sync_cursor",
+          "unsubscribe_quarantine", "marketo_unsubscribe_status")
+
+
+def database_snapshot(database_url) -> dict:
+    with psycopg.connect(database_url) as conn:
+        return {
+            table: conn.execute(
+                f"SELECT count(*), coalesce(md5(string_agg(t::text, '' ORDER BY t::text)), '') FROM {table} t"
+            ).fetchone()
+            for table in TABLES
+        }
+
+
+def salesforce_snapshot(running) -> dict:
+    sandbox = running.sandbox
+    # The REST write endpoints (sObject Collections and single records); the sync reads through SOQL queries.
+    writes = {path: count for path, count in sandbox.calls_by_path.items()
+              if "/composite/" in path or "/sobjects/" in path}
+    return {"records": [sandbox.records(sobject) for sobject in ("Contact", "Lead")], "write_calls": writes}
+
+
+def sync(running, database_url, run_config=None) -> dict[str, dict]:
+    result = dg.materialize(ASSETS, run_config=run_config, resources={
+        "salesforce": salesforce_resource(running), "actions_db": ActionsDatabase(url=database_url)})
+    assert result.success
+    return {
+        event.asset_key.to_user_string(): {k: v.value for k, v in event.materialization.metadata.items()
+                                           if k not in NOT_COMPARED}
+        for event in result.get_asset_materialization_events()
+    }
+
+
+def dry_then_real(running, database_url) -> dict[str, dict]:
+    """Dry run (asserting it changed nothing anywhere), then the real run with the same counts; returns them."""
+    before = database_snapshot(database_url), salesforce_snapshot(running)
+    dry = sync(running, database_url, DRY_RUN)
+    assert (database_snapshot(database_url), salesforce_snapshot(running)) == before, "nothing written anywhere"
+    real = sync(running, database_url)
+    assert dry == real
+    return real
+
+
+def test_dry_run_writes_nothing_and_predicts_the_real_run(salesforce_sandbox, salesforce_clock, database_url):
+    load_actions_people(database_url)
+    # The first sync: Salesforce's seeded opt-outs reach Actions; every Actions person gets a Marketo status.
+    first = dry_then_real(salesforce_sandbox, database_url)
+    assert first["salesforce_unsubscribes"]["opt_outs_to_actions"] > 0
+    assert first["marketo_unsubscribe_status"]["rows_changed"] > 0
+
+    # Then changes on every side: two Actions opt-outs (to a Contact and a Lead), a Salesforce opt-out and
+    # a Marketo unsubscribe brought in by the person sync.
+    contact_person, _ = person(database_url, "Contact")
+    lead_person, _ = person(database_url, "Lead")
+    with psycopg.connect(database_url) as conn:
+        record_opt_out(conn, contact_person, salesforce_clock.advance(minutes=1))
+        record_opt_out(conn, lead_person, salesforce_clock.current)
+        other_person, other_contact = conn.execute(
+            "SELECT p.marketo_id, p.salesforce_contact_id FROM actions_person p LEFT JOIN actions_unsubscribe u "
+            "USING (marketo_id) WHERE p.salesforce_contact_id IS NOT NULL AND u.marketo_id IS NULL "
+            "AND p.marketo_id <> %s ORDER BY p.marketo_id LIMIT 1", (contact_person,)).fetchone()
+        conn.execute("UPDATE marketo_person_extract SET unsubscribed = true WHERE marketo_id = "
+                     "(SELECT e.marketo_id FROM marketo_person_extract e JOIN actions_person USING (marketo_id) "
+                     "WHERE NOT e.unsubscribed ORDER BY e.marketo_id LIMIT 1)")
+    salesforce_clock.advance(minutes=1)
+    salesforce_sandbox.sandbox.update("Contact", other_contact, HasOptedOutOfEmail=True)
+    salesforce_clock.advance(minutes=1)
+
+    changes = dry_then_real(salesforce_sandbox, database_url)
+    assert changes["salesforce_unsubscribes"]["opt_outs_to_salesforce"] == 2
+    assert changes["salesforce_unsubscribes"]["opt_outs_to_actions"] == 1
+    sample = set(changes["salesforce_unsubscribes"]["sample_changed_marketo_ids"])
+    assert {contact_person, lead_person, other_person} <= sample
+    assert changes["marketo_unsubscribe_status"]["newly_unsubscribed"] == 1
