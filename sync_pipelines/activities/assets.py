@@ -65,7 +65,8 @@ def marketo_sales_activity_types(
     group_name=GROUP,
     kinds={"marketo", "postgres"},
     owners=OWNERS,
-    deps=[actions_sales_activities, marketo_sales_activity_types],
+    # actions_people: each activity's person (and the Marketo lead it is logged on) comes from there
+    deps=[actions_sales_activities, marketo_sales_activity_types, dg.AssetKey("actions_people")],
     description=(
         "Every logged activity delivered once to Marketo as a custom activity, 300 per call. Each activity "
         "has a delivery state (pending -> sending -> delivered | quarantined); a batch left 'sending' by a "
@@ -107,7 +108,8 @@ def marketo_sales_activities(
     group_name=GROUP,
     kinds={"salesforce", "postgres"},
     owners=OWNERS,
-    deps=[actions_sales_activities],
+    # actions_people: the Salesforce Lead/Contact id a Task is logged on comes from the person table
+    deps=[actions_sales_activities, dg.AssetKey("actions_people")],
     description=(
         "Sellers' sent emails and calls delivered once to Salesforce: completed Tasks (Email/Call subtype) on "
         "the person's Contact or Lead, upserted 200 per call by Actions_Activity_Id__c, or, in bcc mode, each "

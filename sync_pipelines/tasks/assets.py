@@ -169,7 +169,7 @@ def _deletions(pairs: list[tuple[str, datetime]]) -> pd.DataFrame:
     group_name="tasks",
     kinds={"salesforce", "postgres"},
     owners=OWNERS,
-    deps=[salesforce_tasks],
+    deps=[salesforce_tasks, dg.AssetKey("actions_people")],  # tasks are linked to Actions people
     description=(
         "The Actions task table after two-way reconciliation: staged Salesforce changes are applied (the "
         "cursor moves in the same transaction), then Actions creates, edits, completions and deletions are "
