@@ -32,14 +32,22 @@ import pandas as pd
 import psycopg
 
 from sync_pipelines import store
+from sync_pipelines.activities.sandbox_activity import sellers_for_owners
+from sync_pipelines.activities.types import CALL_TASK_TYPE, EMAIL_TASK_TYPE, TYPES_BY_NAME
 from sync_pipelines.sandbox.faults import FaultPlan
 from sync_pipelines.sandbox.marketo_state import MarketoSandboxConfig
 from sync_pipelines.sandbox.salesforce_app import serve_salesforce
 from sync_pipelines.sandbox.salesforce_state import SalesforceSandboxConfig
 from sync_pipelines.sandbox.seed import generate_people
 from sync_pipelines.sandbox.servers import serve_marketo
+from sync_pipelines.store import activities as activity_store
 from sync_pipelines.store import tasks as task_store
 from sync_pipelines.store.unsubscribes import record_opt_out
+from sync_pipelines_tests.activities.helpers import (
+    actions_id_of,
+    marketo_custom_activities,
+    salesforce_tasks_by_activity,
+)
 from sync_pipelines_tests.reliability.helpers import ACTIONS_COLUMNS, expected_actions_people
 from sync_pipelines_tests.unsubscribes.helpers import load_actions_people
 
@@ -128,6 +136,8 @@ class Scenario:
     """One job under chaos: its changes per round, its run config and its oracle compare."""
 
     job = ""
+    # The run is killed this many times (uniform in the range) the first clean run's duration after it starts.
+    kill_spread = (0.2, 1.1)
 
     def setup(self, world: World) -> None: ...
 
@@ -327,6 +337,138 @@ class TaskScenario(Scenario):
         return sum(sf_live.values()) + sum(actions_live.values()), diffs
 
 
+class ActivityScenario(Scenario):
+    """activity_fanout_job while sellers keep logging activities (all 8 types) in Actions; api mode.
+
+    Each round appends PER_ROUND activities with ids the model picks itself, for seeded Actions people
+    that have a Salesforce Lead/Contact and a Marketo lead, plus three rows the oracle expects to be
+    quarantined in Marketo: a person Marketo does not know (1004), a row without its type's primary
+    value, and a Marketo id that is not an Actions person (skipped for Salesforce too).
+    """
+
+    job = "activity_fanout_job"
+    PER_ROUND = 420  # two Marketo inserts (300 each) and one or two Task collections (200 each)
+    # Emails and calls are what reach Salesforce: weighted up so that every round sends Tasks.
+    TYPE_WEIGHTS = {"Sales Email Sent": 4, "Received Sales Call": 3, "Sales Email Opened": 1, "Sales Email Clicked": 1,
+                    "Sales Email Replied": 1, "Sales Email Bounced": 1, "Added to Sales Campaign": 1,
+                    "Removed from Sales Campaign": 1}
+    NOT_IN_ACTIONS = 9_999_999
+    # Most of a clean run is Dagster starting; faults make the deliveries several times longer: aim the kills there.
+    kill_spread = (0.6, 1.8)
+
+    def setup(self, world: World) -> None:
+        load_actions_people(world.database(self))
+        seed = generate_people(SALESFORCE_SEED, SALESFORCE_SIZE)
+        seed = seed[seed["sfdcLeadOwnerId"].notna()]
+        self.who_ids: dict[int, str | None] = {  # Actions people -> the Task's WhoId (the Contact wins)
+            int(r.id): _text(r.sfdcContactId) or _text(r.sfdcLeadId) for r in seed.itertuples(index=False)}
+        sellers = sellers_for_owners(sorted(seed["sfdcLeadOwnerId"].unique()))
+        by_owner = dict(zip(sellers["salesforce_user_id"], sellers["seller_id"]))
+        self.seller_of = {int(r.id): by_owner[r.sfdcLeadOwnerId] for r in seed.itertuples(index=False)}
+        in_marketo = set(world.marketo.sandbox.leads()["id"].astype(int))
+        self.loggable = sorted(m for m, who in self.who_ids.items() if who and m in in_marketo)
+        self.unknown_to_marketo = sorted(m for m, who in self.who_ids.items() if who and m not in in_marketo)
+        # activity id -> (marketo id, type, primary value, Marketo state, Salesforce state, WhoId)
+        self.expected: dict[int, tuple] = {}
+        self.next_id = 1
+        with store.connect(world.database(self)) as conn, conn.transaction():
+            activity_store.write_sellers(conn, sellers)
+        self.mutate(world, random.Random(SALESFORCE_SEED), -1)  # a first log for the first clean run
+
+    def run_config(self) -> dict:
+        secret = {name: {"env": var} for name, var in (("base_url", "MARKETO_BASE_URL"), (
+            "client_id", "MARKETO_CLIENT_ID"), ("client_secret", "MARKETO_CLIENT_SECRET"))}
+        return {"resources": {"marketo": {"config": {**secret, "window_seconds": 2.0}}}}
+
+    def mutate(self, world: World, rng: random.Random, round_no: int) -> None:
+        now = datetime.now(timezone.utc).replace(microsecond=0)
+        kinds, weights = list(self.TYPE_WEIGHTS), list(self.TYPE_WEIGHTS.values())
+        rows = [self._activity(rng, rng.choice(self.loggable), rng.choices(kinds, weights)[0], now)
+                for _ in range(self.PER_ROUND)]
+        if self.unknown_to_marketo:
+            rows.append(self._activity(rng, rng.choice(self.unknown_to_marketo), "Sales Email Sent", now))
+        rows.append(self._activity(rng, rng.choice(self.loggable), "Received Sales Call", now, primary=False))
+        rows.append(self._activity(rng, self.NOT_IN_ACTIONS, "Sales Email Sent", now, seller_of=self.loggable[0]))
+        frame = pd.DataFrame(rows)
+        frame["call_duration_seconds"] = frame["call_duration_seconds"].astype("Int64")
+        with store.connect(world.database(self)) as conn, conn.transaction():
+            activity_store.write_activities(conn, frame)
+
+    def _activity(self, rng: random.Random, marketo_id: int, kind: str, now: datetime, *, primary: bool = True,
+                  seller_of: int | None = None) -> dict:
+        """One log row (the Actions app's), and what the oracle expects of it in both destinations."""
+        activity_id, self.next_id = self.next_id, self.next_id + 1
+        row = {"activity_id": activity_id, "marketo_id": marketo_id, "activity_type": kind,
+               "seller_id": self.seller_of[seller_of or marketo_id],
+               "occurred_at": now - timedelta(minutes=rng.randint(0, 600)), "campaign_name": "Chaos Outreach"}
+        subject = f"Chaos {activity_id}: it's \"quoted\" – 日本"
+        if kind == CALL_TASK_TYPE:
+            row.update(call_outcome=f"Connected {activity_id}" if primary else None, call_status="completed",
+                       call_duration_seconds=rng.randint(0, 900), call_notes="Next steps")
+        elif kind.startswith("Sales Email"):
+            row.update(email_subject=subject, email_body="Hi,\nthanks." if kind == EMAIL_TASK_TYPE else None)
+        else:
+            row.update(campaign_id=f"SC-{activity_id}")
+        spec = TYPES_BY_NAME[kind]
+        primary_value = row.get(spec.primary.column)
+        if primary_value is None:
+            marketo_state = ("quarantined", f"missing {spec.primary.column}")
+        elif marketo_id not in self.loggable:
+            marketo_state = ("quarantined", "Marketo 1004")
+        else:
+            marketo_state = ("delivered", None)
+        who_id = self.who_ids.get(marketo_id)
+        if kind not in (EMAIL_TASK_TYPE, CALL_TASK_TYPE):
+            salesforce_state = ("skipped", "not an email or call")
+        elif marketo_id not in self.who_ids:
+            salesforce_state = ("skipped", "person not in Actions")
+        else:
+            salesforce_state = ("delivered", None)
+        self.expected[activity_id] = (marketo_id, kind, primary_value, marketo_state, salesforce_state, who_id)
+        return row
+
+    def compare(self, world: World) -> tuple[int, list[str]]:
+        marketo = world.marketo.sandbox
+        type_names = {t["id"]: t["name"] for t in marketo.custom_activity_types.standard_json()}
+        in_marketo: dict[int, list[dict]] = {}
+        for activity in marketo_custom_activities(marketo):
+            in_marketo.setdefault(actions_id_of(activity), []).append(activity)
+        tasks = salesforce_tasks_by_activity(world.salesforce.sandbox)
+        with psycopg.connect(world.database(self)) as conn:
+            states = {(int(a), d): (s, r) for a, d, s, r in conn.execute(
+                "SELECT activity_id, destination, state, reason FROM activity_delivery")}
+        diffs: list[str] = []
+        wrong: Counter = Counter()
+        for activity_id, (marketo_id, kind, primary, mkto_state, sf_state, who_id) in self.expected.items():
+            for destination, (state, reason) in (("marketo", mkto_state), ("salesforce", sf_state)):
+                got_state, got_reason = states.get((activity_id, destination), (None, None))
+                if got_state != state or not (got_reason or "").startswith(reason or ""):
+                    wrong[f"{destination} state {state}"] += 1
+            found = in_marketo.get(activity_id, [])
+            if mkto_state[0] != "delivered":
+                wrong["in Marketo but expected quarantined"] += bool(found)
+            elif len(found) != 1:
+                wrong["missing in Marketo" if not found else "duplicated in Marketo"] += 1
+            elif (type_names.get(found[0]["activityTypeId"]), found[0]["leadId"],
+                  found[0]["primaryAttributeValue"]) != (kind, marketo_id, str(primary)):
+                wrong["Marketo activity with a wrong type, lead or primary value"] += 1
+            task = tasks.get(str(activity_id), [])
+            if sf_state[0] != "delivered":
+                wrong["Salesforce Task for an activity not to be logged"] += bool(task)
+            elif len(task) != 1:
+                wrong["missing in Salesforce" if not task else "duplicated in Salesforce"] += 1
+            elif (task[0]["WhoId"], task[0]["TaskSubtype"]) != (who_id, "Call" if kind == CALL_TASK_TYPE else "Email"):
+                wrong["Salesforce Task on a wrong WhoId or subtype"] += 1
+        diffs += [f"{what}: {count} activities" for what, count in sorted(wrong.items()) if count]
+        diffs += _diff("Marketo activities of unknown activity ids", set(), set(in_marketo) - set(self.expected))
+        diffs += _diff("Salesforce Tasks of unknown activity ids", set(), set(tasks) - {str(i) for i in self.expected})
+        return 2 * len(self.expected) + len(in_marketo) + len(tasks), diffs
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
 # ---------------------------------------------------------------- the world
 
 
@@ -374,7 +516,7 @@ class World:
         return self.runner.wait(timeout)
 
     def chaos_round(self, scenario: Scenario, rng: random.Random, round_no: int, kill_after: float) -> None:
-        """One round; the run is SIGKILLed `kill_after` x (a random 0.2..1.1) seconds after it starts."""
+        """One round; the run is SIGKILLed `kill_after` x (random in `kill_spread`) seconds after it starts."""
         fig = self.figures
         scenario.mutate(self, rng, round_no)
         plans = [FaultPlan(MARKETO_RATES, seed=rng.randrange(2**31), slow_seconds=0.3),
@@ -382,7 +524,7 @@ class World:
         self.marketo.sandbox.set_fault_plan(plans[0])
         self.salesforce.sandbox.set_fault_plan(plans[1])
         pid = self.runner.start(scenario.job, scenario.run_config(), {"SYNC_DATABASE_URL": self.database(scenario)})
-        code = self.runner.wait(rng.uniform(0.2, 1.1) * kill_after)
+        code = self.runner.wait(rng.uniform(*scenario.kill_spread) * kill_after)
         if code is None:
             JobRunner.kill(pid)
             code = self.runner.wait(60)
@@ -402,6 +544,10 @@ class World:
         fig.differences += [f"{scenario.job} round {round_no}: {d}" for d in diffs]
 
 
+# Every scenario, in the order they run (each job's rounds run one after the other in one world).
+SCENARIOS: tuple[type[Scenario], ...] = (PersonScenario, UnsubscribeScenario, TaskScenario, ActivityScenario)
+
+
 @contextmanager
 def chaos_world(admin_url: str) -> Iterator[World]:
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="chaos-") as workdir:
@@ -409,7 +555,7 @@ def chaos_world(admin_url: str) -> Iterator[World]:
 
 
 def run_chaos(admin_url: str, rounds: int, seed: int = 2026,
-              scenarios: tuple[type[Scenario], ...] = (PersonScenario, UnsubscribeScenario, TaskScenario)) -> Figures:
+              scenarios: tuple[type[Scenario], ...] | None = None) -> Figures:
     """`rounds` fault-and-kill rounds for each scenario; the figures (differences must stay empty).
 
     Kills land anywhere in a run: the delay is scaled by how long the scenario's first clean run took
@@ -417,7 +563,7 @@ def run_chaos(admin_url: str, rounds: int, seed: int = 2026,
     """
     rng = random.Random(seed)
     with chaos_world(admin_url) as world:
-        for scenario_type in scenarios:
+        for scenario_type in scenarios or SCENARIOS:
             scenario = scenario_type()
             scenario.setup(world)
             started = time.monotonic()

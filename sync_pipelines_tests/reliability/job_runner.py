@@ -38,7 +38,7 @@ def main() -> None:
 
     from sync_pipelines.definitions import defs
 
-    for name in ("person_sync_job", "unsubscribe_sync_job", "task_sync_job"):
+    for name in ("person_sync_job", "unsubscribe_sync_job", "task_sync_job", "activity_fanout_job"):
         defs.resolve_job_def(name)
     out = sys.stdout
     out.write(json.dumps({"ready": True}) + "\n")
