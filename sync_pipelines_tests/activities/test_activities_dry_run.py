@@ -8,6 +8,7 @@ from sync_pipelines.activities.sandbox_activity import seed_activity_log
 from sync_pipelines.activities.settings import ActivitySettings
 from sync_pipelines_tests.activities.helpers import ACTIVITY_ASSETS, marketo_custom_activities, resources, sync_people
 from sync_pipelines_tests.activities.test_settings_and_bcc import smtp_server  # noqa: F401 (a fixture)
+from sync_pipelines_tests.fixtures.database import table_snapshot
 
 WRITERS = ("marketo_sales_activity_types", "marketo_sales_activities", "salesforce_activity_tasks")
 DRY_RUN = {"ops": {name: {"config": {"dry_run": True}} for name in WRITERS}}
@@ -18,13 +19,7 @@ MARKETO_WRITES = ("/rest/v1/activities/external.json", "/rest/v1/activities/exte
 
 
 def database_snapshot(database_url) -> dict:
-    with psycopg.connect(database_url) as conn:
-        return {
-            table: conn.execute(
-                f"SELECT count(*), coalesce(md5(string_agg(t::text, '' ORDER BY t::text)), '') FROM {table} t"
-            ).fetchone()
-            for table in ACTIVITY_TABLES
-        }
+    return table_snapshot(database_url, ACTIVITY_TABLES)
 
 
 def marketo_snapshot(marketo) -> dict:

@@ -1,10 +1,10 @@
 """A dry run of the person sync reports the counts of the real run after it, and writes nothing."""
 
 import dagster as dg
-import psycopg
 
 from sync_pipelines import people, store
 from sync_pipelines.resources import ActionsDatabase
+from sync_pipelines_tests.fixtures.database import table_snapshot
 from sync_pipelines_tests.fixtures.marketo import marketo_resource
 
 PERSON_ASSETS = [people.marketo_person_extract, people.sales_owned_people, people.actions_people]
@@ -13,11 +13,7 @@ COUNTS = ("inserted", "updated", "removed")
 
 
 def snapshot(database_url):
-    with psycopg.connect(database_url) as conn:
-        return {
-            table: conn.execute(f"SELECT count(*), coalesce(md5(string_agg(t::text, '' ORDER BY t::text)), '') FROM {table} t").fetchone()
-            for table in ("marketo_person_extract", "actions_person", "person_quarantine")
-        }
+    return table_snapshot(database_url, ("marketo_person_extract", "actions_person", "person_quarantine"))
 
 
 def counts(result):

@@ -4,11 +4,11 @@ run right after it (the same clock for both)."""
 from datetime import date
 
 import dagster as dg
-import psycopg
 
 from sync_pipelines.store import tasks as task_store
 from sync_pipelines.tasks.jobs import task_sync_run_config
 from sync_pipelines_tests.tasks.conftest import TASK_ASSETS
+from sync_pipelines_tests.fixtures.database import table_snapshot
 
 DUE = date(2026, 7, 3)
 WRITERS = ("salesforce_tasks", "actions_tasks")
@@ -18,13 +18,7 @@ TABLES = ("actions_task", "task_sync_setting", "task_sync_state", "salesforce_ta
 
 
 def database_snapshot(database_url) -> dict:
-    with psycopg.connect(database_url) as conn:
-        return {
-            table: conn.execute(
-                f"SELECT count(*), coalesce(md5(string_agg(t::text, '' ORDER BY t::text)), '') FROM {table} t"
-            ).fetchone()
-            for table in TABLES
-        }
+    return table_snapshot(database_url, TABLES)
 
 
 def salesforce_snapshot(world) -> dict:

@@ -8,6 +8,7 @@ from sync_pipelines.resources import ActionsDatabase
 from sync_pipelines.store.unsubscribes import record_opt_out
 from sync_pipelines.unsubscribes import assets as unsubscribe_assets
 from sync_pipelines_tests.unsubscribes.helpers import load_actions_people, person, salesforce_resource
+from sync_pipelines_tests.fixtures.database import table_snapshot
 
 ASSETS = [unsubscribe_assets.salesforce_unsubscribes, unsubscribe_assets.marketo_unsubscribe_status]
 DRY_RUN = {"ops": {"salesforce_unsubscribes": {"config": {"dry_run": True}},
@@ -19,13 +20,7 @@ TABLES = ("actions_unsubscribe", "unsubscribe_event", "salesforce_unsubscribe_st
 
 
 def database_snapshot(database_url) -> dict:
-    with psycopg.connect(database_url) as conn:
-        return {
-            table: conn.execute(
-                f"SELECT count(*), coalesce(md5(string_agg(t::text, '' ORDER BY t::text)), '') FROM {table} t"
-            ).fetchone()
-            for table in TABLES
-        }
+    return table_snapshot(database_url, TABLES)
 
 
 def salesforce_snapshot(running) -> dict:
