@@ -180,6 +180,9 @@ class SalesforceSandbox:
         self.config = config or SalesforceSandboxConfig()
         self._lock = threading.RLock()
         self._state = _State()
+        # unique field values of live records -> record key, per object and field: writes check
+        # uniqueness and upserts find their record without scanning the table (which is quadratic)
+        self._unique_index: dict[str, dict[str, dict[Any, str]]] = {}
         self._ids = itertools.count(1)
         self._sessions: dict[str, datetime] = {}
         self._injections: list[_Injection] = []
@@ -242,6 +245,26 @@ class SalesforceSandbox:
     def _put(self, sobject: str, record: dict[str, Any]) -> None:
         derive_fields(sobject, record)
         self._state.tables[sobject][_key(record["Id"])] = record
+        self._index(sobject, record)
+
+    def _index(self, sobject: str, record: dict[str, Any], *, remove: bool = False) -> None:
+        """Add (or remove) a live record's unique field values to the unique index."""
+        for fspec in self.spec(sobject).fields.values():
+            value = record.get(fspec.name)
+            if not fspec.unique or value is None:
+                continue
+            values = self._unique_index.setdefault(sobject, {}).setdefault(fspec.name, {})
+            if remove:
+                if values.get(value) == _key(record["Id"]):
+                    del values[value]
+            elif not record["IsDeleted"]:
+                values[value] = _key(record["Id"])
+
+    def _rebuild_unique_index(self) -> None:
+        self._unique_index = {}
+        for sobject, table in self._state.tables.items():
+            for record in table.values():
+                self._index(sobject, record)
 
     # -- sessions
     def issue_token(self, client_id: str | None, client_secret: str | None) -> str:
@@ -363,6 +386,9 @@ class SalesforceSandbox:
             raise SalesforceApiError(400, "NOT_FOUND", f"Provided external ID field does not exist or is not "
                                                        f"accessible: {field_name}")
         with self._lock:
+            if fspec.unique:
+                holder = self._unique_index.get(spec.name, {}).get(fspec.name, {}).get(value)
+                return [dict(self._state.tables[spec.name][holder])] if holder is not None else []
             return [dict(r) for r in self._state.tables[spec.name].values()
                     if not r["IsDeleted"] and r.get(field_name) == value]
 
@@ -407,10 +433,11 @@ class SalesforceSandbox:
             value = record.get(fspec.name)
             if not fspec.unique or value is None:
                 continue
-            for other in self._state.tables[spec.name].values():
-                if other["Id"] != record["Id"] and not other["IsDeleted"] and other.get(fspec.name) == value:
-                    raise SalesforceApiError(400, "DUPLICATE_VALUE", f"duplicate value found: {fspec.name} "
-                                             f"duplicates value on record with id: {other['Id']}", [fspec.name])
+            holder = self._unique_index.get(spec.name, {}).get(fspec.name, {}).get(value)
+            if holder is not None and holder != _key(record["Id"]):
+                other = self._state.tables[spec.name][holder]
+                raise SalesforceApiError(400, "DUPLICATE_VALUE", f"duplicate value found: {fspec.name} "
+                                         f"duplicates value on record with id: {other['Id']}", [fspec.name])
 
     def _new_id(self, spec: ObjectSpec) -> str:
         while True:
@@ -437,6 +464,7 @@ class SalesforceSandbox:
             derive_fields(spec.name, record)
             self._check_unique(spec, record)
             self._state.tables[spec.name][_key(record["Id"])] = record
+            self._index(spec.name, record)
             return record["Id"]
 
     def _modify(self, sobject: str, record_id: str, fields: dict[str, Any]) -> None:
@@ -450,6 +478,8 @@ class SalesforceSandbox:
             self._check_unique(spec, record)
             # Replace rather than mutate, so an allOrNone snapshot still holds the old record.
             self._state.tables[spec.name][_key(record_id)] = record
+            self._index(spec.name, current, remove=True)
+            self._index(spec.name, record)
 
     def _remove(self, record_id: str) -> str:
         with self._lock:
@@ -461,6 +491,7 @@ class SalesforceSandbox:
                 raise SalesforceApiError(404, "ENTITY_IS_DELETED", "entity is deleted")
             now = self.now()
             self._state.tables[sobject][_key(record_id)] = {**current, "IsDeleted": True, "SystemModstamp": now}
+            self._index(sobject, current, remove=True)
             self._state.deletions.append(_Deletion(sobject, current["Id"], now))
             return current["Id"]
 
@@ -531,6 +562,7 @@ class SalesforceSandbox:
                     results.append(failure)
             if all_or_none and not all(r["success"] for r in results):
                 self._state = snapshot
+                self._rebuild_unique_index()
                 rolled_back = {"statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK", "fields": [],
                                "message": "Record rolled back because not all records were valid and the request "
                                           "was using AllOrNone header"}
