@@ -13,7 +13,7 @@ _FLAG_COLUMNS = ["unsubscribed", "email_invalid"]
 _TEXT_COLUMNS = [
     column for column in EXTRACT_FIELDS.values() if column not in ("marketo_id", "marketo_updated_at", *_FLAG_COLUMNS)
 ]
-# Bytes that were not UTF-8 arrive as U+FFFD (the bulk reader decodes with errors="replace").
+# Bytes that were not UTF-8 arrive as U+FFFD (the bulk reader replaces them).
 _UNDECODABLE = "\ufffd"
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}

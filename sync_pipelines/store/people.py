@@ -63,8 +63,7 @@ class ExtractLoad:
         self.staged = 0
         conn.execute(
             f"CREATE TEMP TABLE {_STAGING} (LIKE marketo_person_extract) ON COMMIT DROP; "
-            f"ALTER TABLE {_STAGING} ALTER COLUMN row_hash DROP NOT NULL, "
-            f"ALTER COLUMN changed_at DROP NOT NULL"
+            f"ALTER TABLE {_STAGING} ALTER COLUMN changed_at DROP NOT NULL"
         )
 
     def add(self, clean: pd.DataFrame) -> None:
@@ -82,15 +81,16 @@ class ExtractLoad:
         inserted, updated = self._conn.execute(
             f"""
             WITH upserted AS (
-                INSERT INTO marketo_person_extract ({_columns(EXTRACT_COLUMNS)}, row_hash, changed_at)
-                SELECT DISTINCT ON (marketo_id) {_columns(EXTRACT_COLUMNS)}, {_row_hash(_EXTRACT_CONTENT)}, %(now)s
+                INSERT INTO marketo_person_extract ({_columns(EXTRACT_COLUMNS)}, changed_at)
+                SELECT DISTINCT ON (marketo_id) {_columns(EXTRACT_COLUMNS)}, %(now)s
                 FROM {_STAGING}
                 -- the same person can appear in two adjacent export windows: keep the newest version
                 ORDER BY marketo_id, marketo_updated_at DESC NULLS LAST
                 ON CONFLICT (marketo_id) DO UPDATE SET
                     {", ".join(f"{c} = EXCLUDED.{c}" for c in _EXTRACT_CONTENT)},
-                    row_hash = EXCLUDED.row_hash, changed_at = EXCLUDED.changed_at
-                WHERE marketo_person_extract.row_hash <> EXCLUDED.row_hash
+                    changed_at = EXCLUDED.changed_at
+                WHERE ({_columns(_EXTRACT_CONTENT, "marketo_person_extract.")})
+                      IS DISTINCT FROM ({_columns(_EXTRACT_CONTENT, "EXCLUDED.")})
                 RETURNING (xmax = 0) AS inserted
             )
             SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted

@@ -8,7 +8,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from sync_pipelines.marketo import MarketoClient, MarketoQuotaExceeded
+from sync_pipelines.marketo import MarketoClient, MarketoError, MarketoQuotaExceeded
 from sync_pipelines.sandbox.marketo_fields import LEAD_FIELDS
 from sync_pipelines.sandbox.servers import MarketoSandboxConfig, serve_marketo
 
@@ -106,6 +106,16 @@ def test_smart_list_export_returns_everyone(mk):
     with make_client(mk) as client:
         got = pd.concat(client.export_leads_from_smart_list(["id", "company"], 1, chunk_rows=100))
     assert sorted(got["id"].astype(int)) == sorted(mk.sandbox.leads()["id"])
+
+
+def test_a_row_with_the_wrong_number_of_fields_fails_the_export_clearly_without_its_text(mk, tmp_path):
+    mk.sandbox.add_raw_export_line(lambda fields: b"999999,Secret Person,extra,cells,here\n")
+    with make_client(mk) as client, pytest.raises(MarketoError) as failure:
+        list(client.export_leads_from_smart_list(["id", "company"], 1, chunk_rows=100, workdir=str(tmp_path)))
+    assert failure.value.code == "export-malformed"
+    assert "has 5 fields, expected 2" in str(failure.value)
+    assert "Secret" not in str(failure.value)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_stopping_early_deletes_files_and_cancels_jobs(mk, tmp_path):
