@@ -1,10 +1,12 @@
 """People: Marketo -> the extract -> the sales-owned subset -> the Actions person table."""
 
 import time
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from typing import Optional
 
 import dagster as dg
+import pandas as pd
 
 from sync_pipelines.people.fields import EXTRACT_FIELDS
 from sync_pipelines.people.transforms import normalize_extract
@@ -66,7 +68,6 @@ def marketo_person_extract(
     dry_run = actions_db.effective_dry_run(config.dry_run)
     started_at, clock = datetime.now(timezone.utc), time.monotonic()
     full = not config.marketo_ids
-    read = quarantined = 0
     with marketo.client() as client, actions_db.connection(dry_run=dry_run) as conn:
         client.require_lead_fields(list(EXTRACT_FIELDS))
         if full and marketo.smart_list_id is not None:
@@ -78,11 +79,10 @@ def marketo_person_extract(
             chunks = [client.get_leads("id", config.marketo_ids, list(EXTRACT_FIELDS))]
         with conn.transaction():
             load = ExtractLoad(conn)
-            for raw in chunks:
-                clean, bad = normalize_extract(raw)
-                read += len(raw)
-                load.add(clean)
-                quarantined += quarantine_people(conn, bad, started_at)
+            rejected: list[pd.DataFrame] = []
+            load.stage(_clean_chunks(chunks, rejected))
+            quarantined = sum(quarantine_people(conn, bad, started_at) for bad in rejected)
+            read = load.staged + quarantined
             counts = load.merge(started_at, scope_ids=None if full else config.marketo_ids)
             forget_stale_quarantine(conn, started_at, marketo_ids=None if full else config.marketo_ids)
         api_calls = client.calls_used
@@ -100,6 +100,14 @@ def marketo_person_extract(
             "duration_seconds": round(time.monotonic() - clock, 3),
         }
     )
+
+
+def _clean_chunks(raw_chunks: Iterable[pd.DataFrame], rejected: list[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """The clean rows of each chunk; rejected rows go to `rejected`, for the quarantine."""
+    for raw in raw_chunks:
+        clean, bad = normalize_extract(raw)
+        rejected.append(bad)
+        yield clean
 
 
 @dg.asset(

@@ -32,50 +32,56 @@ def normalize_extract(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         raise ValueError(f"Marketo extract lacks the fields: {', '.join(missing)}")
 
     frame = raw[list(EXTRACT_FIELDS)].rename(columns=EXTRACT_FIELDS).reset_index(drop=True)
-    problems = pd.Series([[] for _ in range(len(frame))], dtype=object)
-
-    def flag(mask: pd.Series, reason: str) -> None:
-        for position in mask[mask].index:
-            problems[position].append(reason)
+    problems: dict[str, pd.Series] = {}  # reason -> the rows it applies to (vectorised: no per-row lists)
+    typed: dict[str, pd.Series] = {}
 
     # Marketo ids are positive integers; without one a row has no key and cannot be synced.
     marketo_id = pd.to_numeric(frame["marketo_id"], errors="coerce")
     valid_id = marketo_id.notna() & (marketo_id > 0) & (marketo_id == marketo_id.round())
-    flag(~valid_id, "Marketo id is missing or not a positive integer")
+    problems["Marketo id is missing or not a positive integer"] = ~valid_id
+    typed["marketo_id"] = marketo_id.where(valid_id).astype("Int64")
 
     for column in _TEXT_COLUMNS:
         text = frame[column].astype("string")
         # PostgreSQL text cannot hold NUL; dropping it silently would alter the person's data.
-        flag(text.str.contains("\x00", regex=False).fillna(False), f"{column} contains a NUL byte")
-        flag(text.str.contains(_UNDECODABLE, regex=False).fillna(False), f"{column} is not valid UTF-8")
-        frame[column] = text.mask(text == "")
+        problems[f"{column} contains a NUL byte"] = text.str.contains("\x00", regex=False).fillna(False)
+        problems[f"{column} is not valid UTF-8"] = text.str.contains(_UNDECODABLE, regex=False).fillna(False)
+        typed[column] = text.where(text != "")
 
     updated_at = pd.to_datetime(frame["marketo_updated_at"], utc=True, errors="coerce", format="ISO8601")
-    flag(frame["marketo_updated_at"].notna() & updated_at.isna(), "updatedAt is not a valid timestamp")
-    frame["marketo_updated_at"] = updated_at
+    problems["updatedAt is not a valid timestamp"] = frame["marketo_updated_at"].notna() & updated_at.isna()
+    typed["marketo_updated_at"] = updated_at
 
     for column in _FLAG_COLUMNS:
         text = frame[column].astype("string").str.strip().str.lower()
-        frame[column] = text.map(lambda v: True if v in _TRUE else False if v in _FALSE else pd.NA).astype("boolean")
-        flag(text.notna() & (text != "") & frame[column].isna(), f"{column} is not a boolean")
+        flag = pd.Series(pd.NA, index=frame.index, dtype="boolean")
+        flag[text.isin(_TRUE)] = True
+        flag[text.isin(_FALSE)] = False
+        problems[f"{column} is not a boolean"] = (text.notna() & (text != "") & flag.isna()).astype(bool)
+        typed[column] = flag
 
-    rejected = problems.map(bool)
-    frame["marketo_id"] = marketo_id.where(valid_id).astype("Int64")
-    clean = frame[~rejected].astype({"marketo_id": "int64"})
-    quarantined = _quarantine_rows(raw.reset_index(drop=True)[rejected], frame["marketo_id"][rejected], problems[rejected])
+    found = pd.DataFrame(problems)
+    rejected = found.any(axis=1)
+    typed_frame = pd.DataFrame(typed)[list(EXTRACT_FIELDS.values())]
+    clean = typed_frame[~rejected].astype({"marketo_id": "int64"})
+    reasons = [
+        "; ".join(reason for reason, applies in zip(found.columns, row) if applies)
+        for row in found[rejected].itertuples(index=False)
+    ]
+    quarantined = _quarantine_rows(raw.reset_index(drop=True)[rejected], typed["marketo_id"][rejected], reasons)
     return clean.reset_index(drop=True), quarantined
 
 
-def _quarantine_rows(raw: pd.DataFrame, marketo_ids: pd.Series, problems: pd.Series) -> pd.DataFrame:
+def _quarantine_rows(raw: pd.DataFrame, marketo_ids: pd.Series, reasons: list[str]) -> pd.DataFrame:
     records = []
-    for (_, source), marketo_id, reasons in zip(raw.iterrows(), marketo_ids, problems):
+    for (_, source), marketo_id, reason in zip(raw.iterrows(), marketo_ids, reasons):
         source_row = {name: _printable(value) for name, value in source.items()}
         if pd.notna(marketo_id):
             source_key = f"marketo:{marketo_id}"
         else:
             digest = hashlib.sha256(json.dumps(source_row, sort_keys=True).encode()).hexdigest()[:24]
             source_key = f"row:{digest}"
-        records.append((source_key, marketo_id, "; ".join(reasons), source_row))
+        records.append((source_key, marketo_id, reason, source_row))
     return pd.DataFrame.from_records(records, columns=QUARANTINE_COLUMNS)
 
 

@@ -7,13 +7,14 @@ rewrites nothing that is already right.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 import pandas as pd
 import psycopg
 
-from sync_pipelines.store.copy import copy_frame
+from sync_pipelines.store.copy import copy_frames
 
 # The 11 fields of the standard mapping, by their Actions column names.
 PERSON_FIELDS = [
@@ -33,6 +34,7 @@ EXTRACT_COLUMNS = [*PERSON_COLUMNS, "salesforce_type", "owner_id", "unsubscribed
 
 _EXTRACT_CONTENT = EXTRACT_COLUMNS[1:]
 _STAGING = "person_extract_staging"
+_LOCK_NAMESPACE = 0x9E09  # advisory locks: 1 = the extract writer, 2 = the Actions person writer
 
 
 @dataclass(frozen=True)
@@ -54,49 +56,64 @@ def _row_hash(names: list[str], prefix: str = "") -> str:
 class ExtractLoad:
     """Stream extract chunks into a staging table, then merge them into marketo_person_extract at once.
 
-    Use inside one transaction: `add` each clean chunk, then `merge`. Nothing is visible to readers
+    Use inside one transaction: `stage` the clean chunks, then `merge`. Nothing is visible to readers
     until the transaction commits, so a crash leaves the previous extract intact.
     """
 
     def __init__(self, conn: psycopg.Connection):
         self._conn = conn
         self.staged = 0
+        # One extract writer at a time (held until the transaction ends; a second run waits).
+        conn.execute("SELECT pg_advisory_xact_lock(%s, 1)", (_LOCK_NAMESPACE,))
         conn.execute(
             f"CREATE TEMP TABLE {_STAGING} (LIKE marketo_person_extract) ON COMMIT DROP; "
             f"ALTER TABLE {_STAGING} ALTER COLUMN changed_at DROP NOT NULL"
         )
 
-    def add(self, clean: pd.DataFrame) -> None:
-        self.staged += copy_frame(self._conn, _STAGING, clean[EXTRACT_COLUMNS])
+    def stage(self, clean_chunks: Iterable[pd.DataFrame]) -> None:
+        """COPY the chunks into the staging table (one statement; pass a generator to stream)."""
+        self.staged += copy_frames(self._conn, _STAGING, EXTRACT_COLUMNS, clean_chunks)
 
     def merge(self, now: datetime, *, scope_ids: list[int] | None) -> WriteCounts:
-        """Upsert the staged people; remove people missing from the extract.
+        """Update the changed people, insert the new ones; remove people missing from the extract.
 
         scope_ids=None means the staged rows are a full extract: everyone absent has left Marketo.
         With a list, only those ids were asked for, and the ones not staged have left.
         """
         self._conn.execute(f"ANALYZE {_STAGING}")
-        # Deduplicating a full extract sorts every row: in memory, not in temporary files on disk.
-        self._conn.execute("SET LOCAL work_mem = '256MB'")
-        inserted, updated = self._conn.execute(
+        # The same person can appear in two adjacent export windows: keep only the newest version.
+        self._conn.execute(
             f"""
-            WITH upserted AS (
-                INSERT INTO marketo_person_extract ({_columns(EXTRACT_COLUMNS)}, changed_at)
-                SELECT DISTINCT ON (marketo_id) {_columns(EXTRACT_COLUMNS)}, %(now)s
-                FROM {_STAGING}
-                -- the same person can appear in two adjacent export windows: keep the newest version
-                ORDER BY marketo_id, marketo_updated_at DESC NULLS LAST
-                ON CONFLICT (marketo_id) DO UPDATE SET
-                    {", ".join(f"{c} = EXCLUDED.{c}" for c in _EXTRACT_CONTENT)},
-                    changed_at = EXCLUDED.changed_at
-                WHERE ({_columns(_EXTRACT_CONTENT, "marketo_person_extract.")})
-                      IS DISTINCT FROM ({_columns(_EXTRACT_CONTENT, "EXCLUDED.")})
-                RETURNING (xmax = 0) AS inserted
-            )
-            SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted
+            DELETE FROM {_STAGING} WHERE ctid IN (
+                SELECT ctid FROM (
+                    SELECT ctid, row_number() OVER (
+                        PARTITION BY marketo_id ORDER BY marketo_updated_at DESC NULLS LAST) AS newest_first
+                    FROM {_STAGING}
+                    WHERE marketo_id IN (SELECT marketo_id FROM {_STAGING} GROUP BY 1 HAVING count(*) > 1)
+                ) AS versions
+                WHERE newest_first > 1)
+            """
+        )
+        # Separate UPDATE and INSERT instead of INSERT .. ON CONFLICT: a speculative insertion per row
+        # costs more than the joins, and the advisory lock already keeps other extract writers out.
+        updated = self._conn.execute(
+            f"""
+            UPDATE marketo_person_extract e SET
+                {", ".join(f"{c} = s.{c}" for c in _EXTRACT_CONTENT)}, changed_at = %(now)s
+            FROM {_STAGING} s
+            WHERE e.marketo_id = s.marketo_id
+              AND ({_columns(_EXTRACT_CONTENT, "e.")}) IS DISTINCT FROM ({_columns(_EXTRACT_CONTENT, "s.")})
             """,
             {"now": now},
-        ).fetchone()
+        ).rowcount
+        inserted = self._conn.execute(
+            f"""
+            INSERT INTO marketo_person_extract ({_columns(EXTRACT_COLUMNS)}, changed_at)
+            SELECT {_columns(EXTRACT_COLUMNS, "s.")}, %(now)s FROM {_STAGING} s
+            WHERE NOT EXISTS (SELECT 1 FROM marketo_person_extract e WHERE e.marketo_id = s.marketo_id)
+            """,
+            {"now": now},
+        ).rowcount
         absent = f"NOT EXISTS (SELECT 1 FROM {_STAGING} s WHERE s.marketo_id = e.marketo_id)"
         if scope_ids is None:
             removed = self._conn.execute(f"DELETE FROM marketo_person_extract e WHERE {absent}").rowcount
@@ -175,38 +192,34 @@ def sync_actions_people(
     the paced initial sync; changes to people already loaded and removals always apply.
     scope_ids limits the whole sync (upserts and removals) to those Marketo ids: an incremental run.
     """
-    existing_hash = _row_hash(PERSON_FIELDS, "actions_person.") if verify_stored_rows else "actions_person.row_hash"
+    existing_hash = _row_hash(PERSON_FIELDS, "a.") if verify_stored_rows else "a.row_hash"
     in_scope = "TRUE" if scope_ids is None else "marketo_id = ANY(%(scope_ids)s)"
-    source = f"(SELECT * FROM sales_owned_people WHERE {in_scope}) AS owned"
-    if new_people_limit is not None:
-        source = f"""(
-            SELECT s.* FROM sales_owned_people s JOIN actions_person a USING (marketo_id) WHERE {in_scope}
-            UNION ALL
-            (SELECT s.* FROM sales_owned_people s
-             WHERE {in_scope} AND NOT EXISTS (SELECT 1 FROM actions_person a WHERE a.marketo_id = s.marketo_id)
-             ORDER BY s.marketo_id LIMIT {int(new_people_limit)})
-        ) AS batch"""
+    lowest_ids_first = "" if new_people_limit is None else f"ORDER BY marketo_id LIMIT {int(new_people_limit)}"
     params = {"now": now, "scope_ids": scope_ids}
     allow_person_writes(conn)
-    inserted, updated = conn.execute(
+    conn.execute("SELECT pg_advisory_xact_lock(%s, 2)", (_LOCK_NAMESPACE,))
+    # UPDATE then INSERT rather than INSERT .. ON CONFLICT: cheaper per row, and the lock serialises writers.
+    updated = conn.execute(
         f"""
-        WITH upserted AS (
-            INSERT INTO actions_person ({_columns(PERSON_COLUMNS)}, first_synced_at, last_synced_at,
-                                        source_updated_at, row_hash)
-            SELECT {_columns(PERSON_COLUMNS)}, %(now)s, %(now)s, marketo_updated_at, {_row_hash(PERSON_FIELDS)}
-            FROM {source}
-            ON CONFLICT (marketo_id) DO UPDATE SET
-                {", ".join(f"{c} = EXCLUDED.{c}" for c in PERSON_FIELDS)},
-                last_synced_at = EXCLUDED.last_synced_at,
-                source_updated_at = EXCLUDED.source_updated_at,
-                row_hash = EXCLUDED.row_hash
-            WHERE {existing_hash} <> EXCLUDED.row_hash
-            RETURNING (xmax = 0) AS inserted
-        )
-        SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted
+        UPDATE actions_person a SET
+            {", ".join(f"{c} = s.{c}" for c in PERSON_FIELDS)},
+            last_synced_at = %(now)s, source_updated_at = s.marketo_updated_at, row_hash = s.row_hash
+        FROM (SELECT *, {_row_hash(PERSON_FIELDS)} AS row_hash FROM sales_owned_people WHERE {in_scope}) AS s
+        WHERE a.marketo_id = s.marketo_id AND {existing_hash} <> s.row_hash
         """,
         params,
-    ).fetchone()
+    ).rowcount
+    inserted = conn.execute(
+        f"""
+        INSERT INTO actions_person ({_columns(PERSON_COLUMNS)}, first_synced_at, last_synced_at,
+                                    source_updated_at, row_hash)
+        SELECT {_columns(PERSON_COLUMNS)}, %(now)s, %(now)s, marketo_updated_at, {_row_hash(PERSON_FIELDS)}
+        FROM sales_owned_people s
+        WHERE {in_scope} AND NOT EXISTS (SELECT 1 FROM actions_person a WHERE a.marketo_id = s.marketo_id)
+        {lowest_ids_first}
+        """,
+        params,
+    ).rowcount
     removed = conn.execute(
         f"DELETE FROM actions_person a WHERE {in_scope} AND NOT EXISTS "
         "(SELECT 1 FROM sales_owned_people s WHERE s.marketo_id = a.marketo_id)",

@@ -110,7 +110,7 @@ def load_people_with(database_url: str, edits: dict[int, dict]) -> None:
     now = datetime.now(timezone.utc)
     with store.connect(database_url) as conn, conn.transaction():
         load = ExtractLoad(conn)
-        load.add(clean)
+        load.stage([clean])
         load.merge(now, scope_ids=None)
         sync_actions_people(conn, now)
 

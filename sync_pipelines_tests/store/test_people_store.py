@@ -35,7 +35,7 @@ def frame(*rows):
 def load(conn, people, now, scope_ids=None):
     with conn.transaction():
         extract = ExtractLoad(conn)
-        extract.add(people)
+        extract.stage([people])
         extract_counts = extract.merge(now, scope_ids=scope_ids)
         actions_counts = sync_actions_people(conn, now)
     return extract_counts, actions_counts
@@ -137,7 +137,7 @@ def test_verify_stored_rows_repairs_direct_edits(conn):
 def test_new_people_limit_loads_the_backlog_in_batches_lowest_ids_first(conn):
     with conn.transaction():
         extract = ExtractLoad(conn)
-        extract.add(frame(*(person(i) for i in range(1, 8))))
+        extract.stage([frame(*(person(i) for i in range(1, 8)))])
         extract.merge(T0, scope_ids=None)
     assert person_backlog(conn) == 7
     assert sync_actions_people(conn, T0, new_people_limit=3).inserted == 3

@@ -25,7 +25,7 @@ def load_actions_people(database_url: str) -> None:
     now = datetime.now(timezone.utc)
     with store.connect(database_url) as conn, conn.transaction():
         load = ExtractLoad(conn)
-        load.add(clean)
+        load.stage([clean])
         load.merge(now, scope_ids=None)
         sync_actions_people(conn, now)
 
