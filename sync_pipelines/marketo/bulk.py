@@ -49,6 +49,7 @@ class LeadExporter:
     def __init__(self, api: MarketoApi, *, poll_seconds: float):
         self._api = api
         self._poll_seconds = poll_seconds
+        self.wait_seconds = 0.0  # time spent waiting for Marketo to finish export jobs
 
     def export_created(
         self,
@@ -107,7 +108,9 @@ class LeadExporter:
             self._start_more(running, upcoming, fields)
             while running:
                 index, export_id = running[0]
+                waiting_since = time.monotonic()
                 status = self._wait_until_completed(export_id)
+                self.wait_seconds += time.monotonic() - waiting_since
                 path = self._download(export_id, status, workdir)
                 try:
                     running.popleft()

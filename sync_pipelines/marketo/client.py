@@ -86,6 +86,11 @@ class MarketoClient:
         """API calls sent (REST + bulk, retries included, identity excluded) since construction."""
         return self._api.calls_used
 
+    @property
+    def export_wait_seconds(self) -> float:
+        """Seconds spent waiting for Marketo to finish bulk export jobs (Marketo's time, not ours)."""
+        return self._exporter.wait_seconds
+
     # --- schema ---------------------------------------------------------------------------------
 
     def lead_fields(self) -> dict[str, dict]:

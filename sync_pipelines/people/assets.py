@@ -85,7 +85,7 @@ def marketo_person_extract(
             read = load.staged + quarantined
             counts = load.merge(started_at, scope_ids=None if full else config.marketo_ids)
             forget_stale_quarantine(conn, started_at, marketo_ids=None if full else config.marketo_ids)
-        api_calls = client.calls_used
+        api_calls, export_wait = client.calls_used, client.export_wait_seconds
     context.log.info(f"Extracted {read} people ({quarantined} quarantined) with {api_calls} Marketo calls")
     return dg.MaterializeResult(
         metadata={
@@ -97,6 +97,7 @@ def marketo_person_extract(
             "updated": counts.updated,
             "removed": counts.removed,
             "marketo_api_calls": api_calls,
+            "marketo_export_wait_seconds": round(export_wait, 3),
             "duration_seconds": round(time.monotonic() - clock, 3),
         }
     )

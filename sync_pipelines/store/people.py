@@ -7,10 +7,11 @@ rewrites nothing that is already right.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 import psycopg
 
@@ -63,6 +64,7 @@ class ExtractLoad:
     def __init__(self, conn: psycopg.Connection):
         self._conn = conn
         self.staged = 0
+        self._staged_ids: list[np.ndarray] = []  # to know, without a query, whether any id came twice
         # One extract writer at a time (held until the transaction ends; a second run waits).
         conn.execute("SELECT pg_advisory_xact_lock(%s, 1)", (_LOCK_NAMESPACE,))
         conn.execute(
@@ -72,7 +74,12 @@ class ExtractLoad:
 
     def stage(self, clean_chunks: Iterable[pd.DataFrame]) -> None:
         """COPY the chunks into the staging table (one statement; pass a generator to stream)."""
-        self.staged += copy_frames(self._conn, _STAGING, EXTRACT_COLUMNS, clean_chunks)
+        self.staged += copy_frames(self._conn, _STAGING, EXTRACT_COLUMNS, self._noting_ids(clean_chunks))
+
+    def _noting_ids(self, chunks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for chunk in chunks:
+            self._staged_ids.append(chunk["marketo_id"].to_numpy(dtype=np.int64))
+            yield chunk
 
     def merge(self, now: datetime, *, scope_ids: list[int] | None) -> WriteCounts:
         """Update the changed people, insert the new ones; remove people missing from the extract.
@@ -81,19 +88,9 @@ class ExtractLoad:
         With a list, only those ids were asked for, and the ones not staged have left.
         """
         self._conn.execute(f"ANALYZE {_STAGING}")
-        # The same person can appear in two adjacent export windows: keep only the newest version.
-        self._conn.execute(
-            f"""
-            DELETE FROM {_STAGING} WHERE ctid IN (
-                SELECT ctid FROM (
-                    SELECT ctid, row_number() OVER (
-                        PARTITION BY marketo_id ORDER BY marketo_updated_at DESC NULLS LAST) AS newest_first
-                    FROM {_STAGING}
-                    WHERE marketo_id IN (SELECT marketo_id FROM {_STAGING} GROUP BY 1 HAVING count(*) > 1)
-                ) AS versions
-                WHERE newest_first > 1)
-            """
-        )
+        unique_ids = len(np.unique(np.concatenate(self._staged_ids))) if self._staged_ids else 0
+        if unique_ids < self.staged:
+            self._keep_newest_versions()
         # Separate UPDATE and INSERT instead of INSERT .. ON CONFLICT: a speculative insertion per row
         # costs more than the joins, and the advisory lock already keeps other extract writers out.
         updated = self._conn.execute(
@@ -116,7 +113,11 @@ class ExtractLoad:
         ).rowcount
         absent = f"NOT EXISTS (SELECT 1 FROM {_STAGING} s WHERE s.marketo_id = e.marketo_id)"
         if scope_ids is None:
-            removed = self._conn.execute(f"DELETE FROM marketo_person_extract e WHERE {absent}").rowcount
+            (stored,) = self._conn.execute("SELECT count(*) FROM marketo_person_extract").fetchone()
+            # Every staged person is stored by now: the same count means nobody else is left to remove.
+            removed = 0
+            if stored != unique_ids:
+                removed = self._conn.execute(f"DELETE FROM marketo_person_extract e WHERE {absent}").rowcount
         else:
             removed = self._conn.execute(
                 f"DELETE FROM marketo_person_extract e WHERE e.marketo_id = ANY(%s) AND {absent}", (scope_ids,)
@@ -126,6 +127,21 @@ class ExtractLoad:
             f"DELETE FROM person_quarantine q USING {_STAGING} s WHERE q.marketo_id = s.marketo_id"
         )
         return WriteCounts(inserted=inserted, updated=updated, removed=removed)
+
+    def _keep_newest_versions(self) -> None:
+        """The same person can appear in two adjacent export windows: keep only the newest version."""
+        self._conn.execute(
+            f"""
+            DELETE FROM {_STAGING} WHERE ctid IN (
+                SELECT ctid FROM (
+                    SELECT ctid, row_number() OVER (
+                        PARTITION BY marketo_id ORDER BY marketo_updated_at DESC NULLS LAST) AS newest_first
+                    FROM {_STAGING}
+                    WHERE marketo_id IN (SELECT marketo_id FROM {_STAGING} GROUP BY 1 HAVING count(*) > 1)
+                ) AS versions
+                WHERE newest_first > 1)
+            """
+        )
 
 
 def allow_person_writes(conn: psycopg.Connection) -> None:
