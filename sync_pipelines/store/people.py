@@ -1,7 +1,7 @@
 """The people tables: load the Marketo extract, keep the Actions person table equal to its owned subset.
 
-Every write is keyed by Marketo id and compares a hash of the synced fields, so a rerun after a crash
-rewrites nothing that is already right.
+Every write is keyed by Marketo id and compares the fields (the extract directly, Actions by their hash),
+so a rerun after a crash rewrites nothing that is already right.
 """
 
 from __future__ import annotations

@@ -11,14 +11,13 @@ from datetime import date, datetime, timezone
 import dagster as dg
 import psycopg
 
-from sync_pipelines import people, store, tasks, unsubscribes
+from sync_pipelines import people, tasks, unsubscribes
 from sync_pipelines.people.fields import EXTRACT_FIELDS, SYNCED_FIELDS
-from sync_pipelines.people.transforms import normalize_extract
 from sync_pipelines.sandbox.seed import generate_people
-from sync_pipelines.store.people import ExtractLoad, sync_actions_people
 from sync_pipelines.store.unsubscribes import record_opt_out
 from sync_pipelines.tasks.jobs import task_sync_run_config
 from sync_pipelines_tests.reliability.helpers import expected_actions_people, fetch, resources
+from sync_pipelines_tests.unsubscribes.helpers import load_raw_people
 
 PERSON_ASSETS = [people.marketo_person_extract, people.sales_owned_people, people.actions_people]
 OWNER = b"005BADINPUT00OWN"
@@ -106,13 +105,7 @@ def load_people_with(database_url: str, edits: dict[int, dict]) -> None:
     for marketo_id, values in edits.items():
         for name, value in values.items():
             raw.at[marketo_id, name] = value
-    clean, bad = normalize_extract(raw.reset_index(drop=True))
-    now = datetime.now(timezone.utc)
-    with store.connect(database_url) as conn, conn.transaction():
-        load = ExtractLoad(conn)
-        load.stage([clean])
-        load.merge(now, scope_ids=None)
-        sync_actions_people(conn, now)
+    load_raw_people(database_url, raw.reset_index(drop=True))
 
 
 def test_unsubscribes_with_ids_and_names_that_would_break_soql(salesforce_sandbox, database_url):

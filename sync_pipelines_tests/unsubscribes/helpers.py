@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import dagster as dg
+import pandas as pd
 import psycopg
 
 from sync_pipelines import store
@@ -20,14 +21,20 @@ SEED, SIZE = 42, 300  # the Salesforce fixture's org is seeded with the same peo
 
 def load_actions_people(database_url: str) -> None:
     """Fill the extract and the Actions person table from the seed, as a person sync would (no Marketo)."""
-    clean, bad = normalize_extract(generate_people(SEED, SIZE)[list(EXTRACT_FIELDS)])
-    assert bad.empty
+    rejected = load_raw_people(database_url, generate_people(SEED, SIZE)[list(EXTRACT_FIELDS)])
+    assert rejected.empty
+
+
+def load_raw_people(database_url: str, raw: pd.DataFrame) -> pd.DataFrame:
+    """Run Marketo-shaped rows through the person sync's transform and writers; returns the rejected rows."""
+    clean, rejected = normalize_extract(raw)
     now = datetime.now(timezone.utc)
     with store.connect(database_url) as conn, conn.transaction():
         load = ExtractLoad(conn)
         load.stage([clean])
         load.merge(now, scope_ids=None)
         sync_actions_people(conn, now)
+    return rejected
 
 
 def salesforce_resource(running) -> SalesforceResource:
