@@ -236,13 +236,18 @@ def _read_chunks(path: str, fields: list[str], chunk_rows: int) -> Iterator[pd.D
         pending_rows += batch.num_rows
         while pending_rows >= chunk_rows:
             table = pa.Table.from_batches(pending)
-            yield table.slice(0, chunk_rows).to_pandas()
+            yield _as_frame(table.slice(0, chunk_rows))
             rest = table.slice(chunk_rows)
             pending, pending_rows = rest.to_batches(), rest.num_rows
     if malformed:
         raise MarketoError("export-malformed", f"{os.path.basename(path)}: {malformed[0]}")
     if pending_rows:
-        yield pa.Table.from_batches(pending).to_pandas()
+        yield _as_frame(pa.Table.from_batches(pending))
+
+
+def _as_frame(table: pa.Table) -> pd.DataFrame:
+    # Arrow-backed string columns: no Python object per value, and pandas' string methods run in Arrow.
+    return table.to_pandas(types_mapper=pd.ArrowDtype)
 
 
 def _replace_invalid_utf8(path: str) -> None:

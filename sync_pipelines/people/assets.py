@@ -37,13 +37,11 @@ class ActionsPeopleConfig(dg.Config):
     """Which people to bring into Actions, and how.
 
     marketo_ids: just these people (an incremental run); empty: everyone in the extract.
-    verify_stored_rows: recompare every row with the extract, repairing edits made outside the sync.
     new_people_limit: load at most this many people not yet in Actions (the paced initial sync).
     dry_run: compute what would be inserted, updated and removed; write nothing (rolled back with the run).
     """
 
     marketo_ids: list[int] = []
-    verify_stored_rows: bool = False
     new_people_limit: Optional[int] = None
     dry_run: bool = False
 
@@ -123,14 +121,18 @@ def _clean_chunks(raw_chunks: Iterable[pd.DataFrame], rejected: list[pd.DataFram
 )
 def sales_owned_people(actions_db: ActionsDatabase) -> dg.MaterializeResult:
     with actions_db.connection() as conn:
+        # One pass over the owned people, grouped by email (case-insensitive) for the shared-email count.
         extracted, owned, leads, contacts, shared_email = conn.execute(
             """
-            SELECT (SELECT count(*) FROM marketo_person_extract), count(*),
-                   count(*) FILTER (WHERE salesforce_type = 'Lead'),
-                   count(*) FILTER (WHERE salesforce_type = 'Contact'),
-                   count(*) FILTER (WHERE lower(email) IN (
-                       SELECT lower(email) FROM sales_owned_people GROUP BY 1 HAVING count(*) > 1))
-            FROM sales_owned_people
+            SELECT (SELECT count(*) FROM marketo_person_extract), coalesce(sum(people), 0)::bigint,
+                   coalesce(sum(leads), 0)::bigint, coalesce(sum(contacts), 0)::bigint,
+                   coalesce(sum(people) FILTER (WHERE email_key IS NOT NULL AND people > 1), 0)::bigint
+            FROM (
+                SELECT lower(email) AS email_key, count(*) AS people,
+                       count(*) FILTER (WHERE salesforce_type = 'Lead') AS leads,
+                       count(*) FILTER (WHERE salesforce_type = 'Contact') AS contacts
+                FROM sales_owned_people GROUP BY 1
+            ) AS by_email
             """
         ).fetchone()
     return dg.MaterializeResult(
@@ -161,7 +163,6 @@ def actions_people(config: ActionsPeopleConfig, actions_db: ActionsDatabase) -> 
         counts = sync_actions_people(
             conn,
             datetime.now(timezone.utc),
-            verify_stored_rows=config.verify_stored_rows,
             new_people_limit=config.new_people_limit,
             scope_ids=config.marketo_ids or None,
         )

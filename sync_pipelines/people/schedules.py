@@ -41,14 +41,10 @@ def person_batch_schedule(context: dg.ScheduleEvaluationContext, actions_db: Act
     )
 
 
-# Full extract, then every Actions row recompared with it (not just the stored hash).
-RECONCILIATION_RUN_CONFIG = {"ops": {"actions_people": {"config": {"verify_stored_rows": True}}}}
-
 person_reconciliation_schedule = dg.ScheduleDefinition(
     name="person_reconciliation_schedule",
     job=person_sync_job,
     cron_schedule="0 3 * * *",
-    run_config=RECONCILIATION_RUN_CONFIG,
     tags={"sync_pipelines/service": "marketo"},
     description=(
         "Nightly full compare: a full Marketo extract, then every Actions person is recompared with it, "

@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from sync_pipelines.people.fields import EXTRACT_FIELDS
 
@@ -13,10 +16,14 @@ _FLAG_COLUMNS = ["unsubscribed", "email_invalid"]
 _TEXT_COLUMNS = [
     column for column in EXTRACT_FIELDS.values() if column not in ("marketo_id", "marketo_updated_at", *_FLAG_COLUMNS)
 ]
+# Strings stay in Arrow memory: pandas runs these string methods as Arrow kernels, with no Python object
+# per value (a million-row export has 15 million of them).
+_TEXT = pd.ArrowDtype(pa.string())
 # Bytes that were not UTF-8 arrive as U+FFFD (the bulk reader replaces them).
 _UNDECODABLE = "\ufffd"
-_TRUE = {"true", "1", "yes"}
-_FALSE = {"false", "0", "no"}
+_TRUE = ["true", "1", "yes"]
+_FALSE = ["false", "0", "no"]
+_MARKETO_TIME = "%Y-%m-%dT%H:%M:%S%z"  # what Marketo writes: 2025-01-31T12:00:00Z (or +0000)
 QUARANTINE_COLUMNS = ["source_key", "marketo_id", "reason", "source_row"]
 
 
@@ -31,45 +38,75 @@ def normalize_extract(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     if missing:
         raise ValueError(f"Marketo extract lacks the fields: {', '.join(missing)}")
 
-    frame = raw[list(EXTRACT_FIELDS)].rename(columns=EXTRACT_FIELDS).reset_index(drop=True)
-    problems: dict[str, pd.Series] = {}  # reason -> the rows it applies to (vectorised: no per-row lists)
+    frame = raw[list(EXTRACT_FIELDS)].rename(columns=EXTRACT_FIELDS).reset_index(drop=True).astype(_TEXT)
+    problems: dict[str, np.ndarray] = {}  # reason -> the rows it applies to (vectorised: no per-row lists)
     typed: dict[str, pd.Series] = {}
 
     # Marketo ids are positive integers; without one a row has no key and cannot be synced.
-    marketo_id = pd.to_numeric(frame["marketo_id"], errors="coerce")
-    valid_id = marketo_id.notna() & (marketo_id > 0) & (marketo_id == marketo_id.round())
+    id_text = frame["marketo_id"].str.strip()
+    digits = _rows(id_text.str.fullmatch(r"[0-9]{1,18}"))
+    marketo_id = id_text.where(digits).astype("int64[pyarrow]")
+    valid_id = _rows(marketo_id > 0)
     problems["Marketo id is missing or not a positive integer"] = ~valid_id
-    typed["marketo_id"] = marketo_id.where(valid_id).astype("Int64")
+    typed["marketo_id"] = marketo_id.where(valid_id)
 
     for column in _TEXT_COLUMNS:
-        text = frame[column].astype("string")
+        text = frame[column]
         # PostgreSQL text cannot hold NUL; dropping it silently would alter the person's data.
-        problems[f"{column} contains a NUL byte"] = text.str.contains("\x00", regex=False).fillna(False)
-        problems[f"{column} is not valid UTF-8"] = text.str.contains(_UNDECODABLE, regex=False).fillna(False)
-        typed[column] = text.where(text != "")
+        problems[f"{column} contains a NUL byte"] = _rows_containing(text, "\x00")
+        problems[f"{column} is not valid UTF-8"] = _rows_containing(text, _UNDECODABLE)
+        typed[column] = text.replace("", None)
 
-    updated_at = pd.to_datetime(frame["marketo_updated_at"], utc=True, errors="coerce", format="ISO8601")
-    problems["updatedAt is not a valid timestamp"] = frame["marketo_updated_at"].notna() & updated_at.isna()
+    updated_text = frame["marketo_updated_at"]
+    updated_at = _parse_times(updated_text)
+    problems["updatedAt is not a valid timestamp"] = _rows(updated_text.notna()) & ~_rows(updated_at.notna())
     typed["marketo_updated_at"] = updated_at
 
     for column in _FLAG_COLUMNS:
-        text = frame[column].astype("string").str.strip().str.lower()
+        text = frame[column].str.strip().str.lower()
+        is_true, is_false = _rows(text.isin(_TRUE)), _rows(text.isin(_FALSE))
         flag = pd.Series(pd.NA, index=frame.index, dtype="boolean")
-        flag[text.isin(_TRUE)] = True
-        flag[text.isin(_FALSE)] = False
-        problems[f"{column} is not a boolean"] = (text.notna() & (text != "") & flag.isna()).astype(bool)
+        flag[is_true], flag[is_false] = True, False
+        problems[f"{column} is not a boolean"] = _rows(text != "") & ~is_true & ~is_false
         typed[column] = flag
 
-    found = pd.DataFrame(problems)
+    reasons = list(problems)
+    found = np.column_stack(list(problems.values()))
     rejected = found.any(axis=1)
     typed_frame = pd.DataFrame(typed)[list(EXTRACT_FIELDS.values())]
     clean = typed_frame[~rejected].astype({"marketo_id": "int64"})
-    reasons = [
-        "; ".join(reason for reason, applies in zip(found.columns, row) if applies)
-        for row in found[rejected].itertuples(index=False)
-    ]
-    quarantined = _quarantine_rows(raw.reset_index(drop=True)[rejected], typed["marketo_id"][rejected], reasons)
+    row_reasons = ["; ".join(reason for reason, applies in zip(reasons, row) if applies) for row in found[rejected]]
+    quarantined = _quarantine_rows(raw.reset_index(drop=True)[rejected], typed["marketo_id"][rejected], row_reasons)
     return clean.reset_index(drop=True), quarantined
+
+
+def _rows(mask: pd.Series) -> np.ndarray:
+    """A nullable boolean Series as a numpy mask (a missing value does not apply)."""
+    return mask.to_numpy(dtype=bool, na_value=False)
+
+
+def _rows_containing(text: pd.Series, needle: str) -> np.ndarray:
+    """Rows whose text contains `needle`; a byte search of the column's Arrow buffers rules out most columns."""
+    column = pa.chunked_array(pa.array(text, type=pa.string()))
+    encoded = needle.encode()
+    # The data buffer of a slice may extend beyond it: a hit there only costs the exact per-row check.
+    if not any(encoded in bytes(chunk.buffers()[2] or b"") for chunk in column.chunks):
+        return np.zeros(len(text), dtype=bool)
+    return _rows(text.str.contains(needle, regex=False))
+
+
+def _parse_times(text: pd.Series) -> pd.Series:
+    """ISO 8601 text as UTC timestamps; unreadable text becomes missing.
+
+    Arrow parses Marketo's own format quickly; the few values in any other ISO 8601 form (fractions of a
+    second, no zone) go through pandas' general parser.
+    """
+    parsed = pc.strptime(pa.array(text, type=pa.string()), format=_MARKETO_TIME, unit="us", error_is_null=True)
+    times = pd.Series(parsed.to_pandas(), index=text.index).dt.tz_convert("UTC")
+    other_forms = text.notna() & times.isna()
+    if other_forms.any():
+        times[other_forms] = pd.to_datetime(text[other_forms], utc=True, errors="coerce", format="ISO8601")
+    return times
 
 
 def _quarantine_rows(raw: pd.DataFrame, marketo_ids: pd.Series, reasons: list[str]) -> pd.DataFrame:
@@ -90,4 +127,3 @@ def _printable(value: object) -> str | None:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
     return str(value).replace("\x00", "\\x00")
-

@@ -1,7 +1,7 @@
 """The people tables: load the Marketo extract, keep the Actions person table equal to its owned subset.
 
-Every write is keyed by Marketo id and compares the fields (the extract directly, Actions by their hash),
-so a rerun after a crash rewrites nothing that is already right.
+Every write is keyed by Marketo id and compares the stored fields with the new ones, so a rerun after a
+crash rewrites nothing that is already right, and an edit made outside the sync is repaired by the next run.
 """
 
 from __future__ import annotations
@@ -47,11 +47,6 @@ class WriteCounts:
 
 def _columns(names: list[str], prefix: str = "") -> str:
     return ", ".join(f"{prefix}{name}" for name in names)
-
-
-def _row_hash(names: list[str], prefix: str = "") -> str:
-    # ROW(...)::text tells NULL from '' and keeps field boundaries, so equal hashes mean equal fields.
-    return f"md5(ROW({_columns(names, prefix)})::text)"
 
 
 class ExtractLoad:
@@ -196,19 +191,17 @@ def sync_actions_people(
     conn: psycopg.Connection,
     now: datetime,
     *,
-    verify_stored_rows: bool = False,
     new_people_limit: int | None = None,
     scope_ids: list[int] | None = None,
 ) -> WriteCounts:
     """Make actions_person equal to the sales-owned people of the extract.
 
-    Rows whose stored hash matches are left alone. With verify_stored_rows the hash is recomputed from
-    the row itself, which also repairs edits made to the table outside the sync (the nightly compare).
+    Rows whose 11 fields already equal the extract's are left alone; any other difference is overwritten,
+    including an edit made to the table outside the sync.
     new_people_limit loads at most that many people not yet in Actions (lowest Marketo ids first), for
     the paced initial sync; changes to people already loaded and removals always apply.
     scope_ids limits the whole sync (upserts and removals) to those Marketo ids: an incremental run.
     """
-    existing_hash = _row_hash(PERSON_FIELDS, "a.") if verify_stored_rows else "a.row_hash"
     in_scope = "TRUE" if scope_ids is None else "marketo_id = ANY(%(scope_ids)s)"
     lowest_ids_first = "" if new_people_limit is None else f"ORDER BY marketo_id LIMIT {int(new_people_limit)}"
     params = {"now": now, "scope_ids": scope_ids}
@@ -219,17 +212,17 @@ def sync_actions_people(
         f"""
         UPDATE actions_person a SET
             {", ".join(f"{c} = s.{c}" for c in PERSON_FIELDS)},
-            last_synced_at = %(now)s, source_updated_at = s.marketo_updated_at, row_hash = s.row_hash
-        FROM (SELECT *, {_row_hash(PERSON_FIELDS)} AS row_hash FROM sales_owned_people WHERE {in_scope}) AS s
-        WHERE a.marketo_id = s.marketo_id AND {existing_hash} <> s.row_hash
+            last_synced_at = %(now)s, source_updated_at = s.marketo_updated_at
+        FROM (SELECT * FROM sales_owned_people WHERE {in_scope}) AS s
+        WHERE a.marketo_id = s.marketo_id
+          AND ({_columns(PERSON_FIELDS, "a.")}) IS DISTINCT FROM ({_columns(PERSON_FIELDS, "s.")})
         """,
         params,
     ).rowcount
     inserted = conn.execute(
         f"""
-        INSERT INTO actions_person ({_columns(PERSON_COLUMNS)}, first_synced_at, last_synced_at,
-                                    source_updated_at, row_hash)
-        SELECT {_columns(PERSON_COLUMNS)}, %(now)s, %(now)s, marketo_updated_at, {_row_hash(PERSON_FIELDS)}
+        INSERT INTO actions_person ({_columns(PERSON_COLUMNS)}, first_synced_at, last_synced_at, source_updated_at)
+        SELECT {_columns(PERSON_COLUMNS)}, %(now)s, %(now)s, marketo_updated_at
         FROM sales_owned_people s
         WHERE {in_scope} AND NOT EXISTS (SELECT 1 FROM actions_person a WHERE a.marketo_id = s.marketo_id)
         {lowest_ids_first}

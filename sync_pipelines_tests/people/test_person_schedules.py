@@ -6,7 +6,7 @@ import dagster as dg
 import psycopg
 
 from sync_pipelines import people
-from sync_pipelines.people.schedules import PERSON_BATCH_SIZE, RECONCILIATION_RUN_CONFIG, person_batch_schedule
+from sync_pipelines.people.schedules import PERSON_BATCH_SIZE, person_batch_schedule, person_reconciliation_schedule
 from sync_pipelines.resources import ActionsDatabase
 from sync_pipelines.store.people import allow_person_writes
 from sync_pipelines_tests.fixtures.marketo import marketo_resource
@@ -72,9 +72,9 @@ def test_reconciliation_repairs_a_direct_edit_and_a_missed_change(marketo_sandbo
         conn.execute("UPDATE actions_person SET company = 'Edited By Hand' WHERE marketo_id = %s", (owned[0],))
     marketo_sandbox.sandbox.update_lead(owned[1], company="Missed By The Sensor")
 
-    result = dg.materialize(
-        PERSON_ASSETS, resources=resources, run_config=RECONCILIATION_RUN_CONFIG
-    )
+    # The nightly schedule runs the job without config: a full extract, every stored row compared.
+    assert person_reconciliation_schedule.job_name == "person_sync_job"
+    result = dg.materialize(PERSON_ASSETS, resources=resources)
     assert result.success
     with psycopg.connect(database_url) as conn:
         companies = dict(conn.execute(

@@ -68,6 +68,10 @@ def test_initial_sync_equals_the_owned_people_of_the_seed(marketo, database_url)
     assert actual_actions_people(database_url) == expected
     assert metadata["actions_people"]["inserted"] == len(expected)
     assert metadata["sales_owned_people"]["people_qualified"] == len(expected)
+    owned_emails = seed.loc[seed["sfdcLeadOwnerId"].fillna("") != "", "email"].dropna().str.lower()
+    owned_emails = owned_emails[owned_emails != ""]
+    sharing = owned_emails.duplicated(keep=False).sum()
+    assert sharing > 0 and metadata["sales_owned_people"]["people_sharing_an_email"] == sharing
     assert metadata["marketo_person_extract"]["people_read"] >= SIZE  # windows may overlap, never fewer
     assert metadata["marketo_person_extract"]["marketo_api_calls"] > 0
 

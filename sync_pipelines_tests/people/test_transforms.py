@@ -1,6 +1,7 @@
 """normalize_extract: typing, empty-to-missing, and the quarantine reasons."""
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from sync_pipelines.people.fields import EXTRACT_FIELDS
@@ -61,3 +62,30 @@ def test_undecodable_bytes_are_quarantined_not_synced_altered():
     clean, bad = normalize_extract(raw({"id": "1"}, {"id": "2", "lastName": undecodable}))
     assert list(clean["marketo_id"]) == [1]
     assert bad.iloc[0]["reason"] == "last_name is not valid UTF-8"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2025-03-01T10:00:00Z", "2025-03-01T10:00:00Z"),  # Marketo's own form
+        ("2025-03-01T19:00:00+0900", "2025-03-01T10:00:00Z"),
+        ("2025-03-01T10:00:00.250Z", "2025-03-01T10:00:00.250Z"),  # other ISO 8601 forms still read
+        ("2025-03-01T10:00:00", "2025-03-01T10:00:00Z"),
+    ],
+)
+def test_updated_at_is_read_in_every_iso_form_as_utc(text, expected):
+    clean, bad = normalize_extract(raw({"id": "1", "updatedAt": text}))
+    assert bad.empty
+    assert clean.iloc[0]["marketo_updated_at"] == pd.Timestamp(expected)
+
+
+def test_arrow_backed_slices_are_checked_row_by_row():
+    # The reader hands over slices of Arrow record batches; a NUL in the slice must still be found,
+    # and one outside it (in the shared buffer) must not reject the slice's rows.
+    columns = {name: pa.array([None] * 4, pa.string()) for name in EXTRACT_FIELDS}
+    columns |= {"id": pa.array(["1", "2", "3", "4"]), "firstName": pa.array(["a\x00", "b", "c\x00", "d"])}
+    whole = pa.table(columns)
+    chunk = whole.slice(1, 2).to_pandas(types_mapper=pd.ArrowDtype)
+    clean, bad = normalize_extract(chunk)
+    assert list(clean["marketo_id"]) == [2]
+    assert list(bad["marketo_id"]) == [3] and bad.iloc[0]["reason"] == "first_name contains a NUL byte"

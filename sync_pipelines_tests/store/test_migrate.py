@@ -25,5 +25,5 @@ def test_person_table_holds_exactly_the_standard_fields_plus_sync_metadata(datab
     assert columns == [
         "marketo_id", "first_name", "last_name", "salesforce_contact_id", "salesforce_lead_id", "company",
         "title", "email", "phone", "linkedin_url", "source",
-        "first_synced_at", "last_synced_at", "source_updated_at", "row_hash",
+        "first_synced_at", "last_synced_at", "source_updated_at",
     ]

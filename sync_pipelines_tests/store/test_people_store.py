@@ -115,7 +115,7 @@ def test_only_the_person_sync_may_write_the_person_table(conn):
     for statement in (
         "UPDATE actions_person SET title = 'x'",
         "DELETE FROM actions_person",
-        "INSERT INTO actions_person (marketo_id, first_synced_at, last_synced_at, row_hash) VALUES (9, now(), now(), '')",
+        "INSERT INTO actions_person (marketo_id, first_synced_at, last_synced_at) VALUES (9, now(), now())",
         "TRUNCATE actions_person",
     ):
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="written only by the person sync"):
@@ -124,13 +124,13 @@ def test_only_the_person_sync_may_write_the_person_table(conn):
     assert sorted(actions_rows(conn)) == [1]
 
 
-def test_verify_stored_rows_repairs_direct_edits(conn):
+def test_the_next_sync_repairs_direct_edits(conn):
     load(conn, frame(person(1, title="CTO")), T0)
     with conn.transaction():  # an edit that slipped past the guard (a DBA declaring itself the sync)
         allow_person_writes(conn)
         conn.execute("UPDATE actions_person SET title = 'edited outside the sync'")
-    assert sync_actions_people(conn, T0).updated == 0  # the stored hash still matches the extract
-    assert sync_actions_people(conn, T0, verify_stored_rows=True).updated == 1
+    assert sync_actions_people(conn, T0).updated == 1
+    assert sync_actions_people(conn, T0).updated == 0  # nothing left to repair
     assert actions_rows(conn)[1][3] == "CTO"
 
 
