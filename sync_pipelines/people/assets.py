@@ -76,12 +76,12 @@ def marketo_person_extract(
         else:
             chunks = [client.get_leads("id", config.marketo_ids, list(EXTRACT_FIELDS))]
         with conn.transaction():
-            load = ExtractLoad(conn)
+            extract = ExtractLoad(conn, started_at)
             rejected: list[pd.DataFrame] = []
-            load.stage(_clean_chunks(chunks, rejected))
+            extract.load(_clean_chunks(chunks, rejected))
             quarantined = sum(quarantine_people(conn, bad, started_at) for bad in rejected)
-            read = load.staged + quarantined
-            counts = load.merge(started_at, scope_ids=None if full else config.marketo_ids)
+            read = extract.loaded + quarantined
+            counts = extract.merge(scope_ids=None if full else config.marketo_ids)
             forget_stale_quarantine(conn, started_at, marketo_ids=None if full else config.marketo_ids)
         api_calls, export_wait = client.calls_used, client.export_wait_seconds
     context.log.info(f"Extracted {read} people ({quarantined} quarantined) with {api_calls} Marketo calls")

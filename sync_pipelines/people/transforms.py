@@ -52,9 +52,10 @@ def normalize_extract(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
     for column in _TEXT_COLUMNS:
         text = frame[column]
+        has_nul, has_undecodable = _rows_containing(text, ["\x00", _UNDECODABLE])
         # PostgreSQL text cannot hold NUL; dropping it silently would alter the person's data.
-        problems[f"{column} contains a NUL byte"] = _rows_containing(text, "\x00")
-        problems[f"{column} is not valid UTF-8"] = _rows_containing(text, _UNDECODABLE)
+        problems[f"{column} contains a NUL byte"] = has_nul
+        problems[f"{column} is not valid UTF-8"] = has_undecodable
         typed[column] = text.replace("", None)
 
     updated_text = frame["marketo_updated_at"]
@@ -85,14 +86,18 @@ def _rows(mask: pd.Series) -> np.ndarray:
     return mask.to_numpy(dtype=bool, na_value=False)
 
 
-def _rows_containing(text: pd.Series, needle: str) -> np.ndarray:
-    """Rows whose text contains `needle`; a byte search of the column's Arrow buffers rules out most columns."""
+def _rows_containing(text: pd.Series, needles: list[str]) -> list[np.ndarray]:
+    """For each needle, the rows whose text contains it.
+
+    One byte search of the column's Arrow data rules out most needles; the data of a slice may extend
+    beyond it, and a hit there only costs the exact per-row check.
+    """
     column = pa.chunked_array(pa.array(text, type=pa.string()))
-    encoded = needle.encode()
-    # The data buffer of a slice may extend beyond it: a hit there only costs the exact per-row check.
-    if not any(encoded in bytes(chunk.buffers()[2] or b"") for chunk in column.chunks):
-        return np.zeros(len(text), dtype=bool)
-    return _rows(text.str.contains(needle, regex=False))
+    data = b"".join(bytes(chunk.buffers()[2] or b"") for chunk in column.chunks)
+    return [
+        _rows(text.str.contains(needle, regex=False)) if needle.encode() in data else np.zeros(len(text), dtype=bool)
+        for needle in needles
+    ]
 
 
 def _parse_times(text: pd.Series) -> pd.Series:

@@ -50,41 +50,74 @@ def _columns(names: list[str], prefix: str = "") -> str:
 
 
 class ExtractLoad:
-    """Stream extract chunks into a staging table, then merge them into marketo_person_extract at once.
+    """Stream extract chunks into marketo_person_extract: `load` the clean chunks, then `merge`.
 
-    Use inside one transaction: `stage` the clean chunks, then `merge`. Nothing is visible to readers
-    until the transaction commits, so a crash leaves the previous extract intact.
+    Use inside one transaction: nothing is visible to readers until it commits, so a crash leaves the
+    previous extract intact. Usually the chunks go to a staging table and `merge` updates the changed
+    people, inserts the new ones and removes the absent ones at once. Into an empty table (the initial
+    sync) they are copied straight in, which halves the database's work; an id that comes a second
+    time is staged then, and `merge` keeps its newest version.
     """
 
-    def __init__(self, conn: psycopg.Connection):
+    def __init__(self, conn: psycopg.Connection, now: datetime):
         self._conn = conn
-        self.staged = 0
-        self._staged_ids: list[np.ndarray] = []  # to know, without a query, whether any id came twice
+        self._now = now
+        self.loaded = 0  # clean rows received
+        self._copied_in = 0  # of which copied straight into the extract
+        self._ids: list[np.ndarray] = []  # staged ids, to know without a query whether one came twice
         # One extract writer at a time (held until the transaction ends; a second run waits).
         conn.execute("SELECT pg_advisory_xact_lock(%s, 1)", (_LOCK_NAMESPACE,))
+        (self._into_empty,) = conn.execute("SELECT NOT EXISTS (SELECT FROM marketo_person_extract)").fetchone()
         conn.execute(
             f"CREATE TEMP TABLE {_STAGING} (LIKE marketo_person_extract) ON COMMIT DROP; "
             f"ALTER TABLE {_STAGING} ALTER COLUMN changed_at DROP NOT NULL"
         )
 
-    def stage(self, clean_chunks: Iterable[pd.DataFrame]) -> None:
-        """COPY the chunks into the staging table (one statement; pass a generator to stream)."""
-        self.staged += copy_frames(self._conn, _STAGING, EXTRACT_COLUMNS, self._noting_ids(clean_chunks))
+    def load(self, clean_chunks: Iterable[pd.DataFrame]) -> None:
+        """COPY the chunks in (one statement; pass a generator to stream)."""
+        if not self._into_empty:
+            self.loaded += copy_frames(self._conn, _STAGING, EXTRACT_COLUMNS, self._noting_ids(clean_chunks))
+            return
+        repeats: list[pd.DataFrame] = []
+        self._copied_in = copy_frames(
+            self._conn, "marketo_person_extract", [*EXTRACT_COLUMNS, "changed_at"],
+            self._first_versions(clean_chunks, repeats),
+        )
+        self.loaded += self._copied_in + copy_frames(self._conn, _STAGING, EXTRACT_COLUMNS, self._noting_ids(repeats))
 
     def _noting_ids(self, chunks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for chunk in chunks:
-            self._staged_ids.append(chunk["marketo_id"].to_numpy(dtype=np.int64))
+            self._ids.append(chunk["marketo_id"].to_numpy(dtype=np.int64))
             yield chunk
 
-    def merge(self, now: datetime, *, scope_ids: list[int] | None) -> WriteCounts:
+    def _first_versions(self, chunks: Iterable[pd.DataFrame], repeats: list[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        """Each chunk without the ids seen before in this load (those go to `repeats`), stamped changed_at."""
+        seen: set[int] = set()
+        for chunk in chunks:
+            ids = chunk["marketo_id"].to_numpy(dtype=np.int64)
+            again = pd.Index(ids).duplicated() | np.fromiter((i in seen for i in ids.tolist()), bool, len(ids))
+            seen.update(ids.tolist())
+            if again.any():
+                repeats.append(chunk[again])
+            yield chunk[~again].assign(changed_at=self._now)
+
+    def merge(self, *, scope_ids: list[int] | None) -> WriteCounts:
         """Update the changed people, insert the new ones; remove people missing from the extract.
 
-        scope_ids=None means the staged rows are a full extract: everyone absent has left Marketo.
-        With a list, only those ids were asked for, and the ones not staged have left.
+        scope_ids=None means the loaded rows are a full extract: everyone absent has left Marketo.
+        With a list, only those ids were asked for, and the ones not loaded have left.
         """
+        if self._into_empty:
+            self._merge_repeats()
+            # People that loaded cleanly leave the quarantine.
+            self._conn.execute(
+                "DELETE FROM person_quarantine q USING marketo_person_extract e WHERE q.marketo_id = e.marketo_id"
+            )
+            return WriteCounts(inserted=self._copied_in)
         self._conn.execute(f"ANALYZE {_STAGING}")
-        unique_ids = len(np.unique(np.concatenate(self._staged_ids))) if self._staged_ids else 0
-        if unique_ids < self.staged:
+        # pd.unique hashes: an order of magnitude faster than np.unique's sort on a million ids.
+        unique_ids = len(pd.unique(np.concatenate(self._ids))) if self._ids else 0
+        if unique_ids < self.loaded:
             self._keep_newest_versions()
         # Separate UPDATE and INSERT instead of INSERT .. ON CONFLICT: a speculative insertion per row
         # costs more than the joins, and the advisory lock already keeps other extract writers out.
@@ -96,7 +129,7 @@ class ExtractLoad:
             WHERE e.marketo_id = s.marketo_id
               AND ({_columns(_EXTRACT_CONTENT, "e.")}) IS DISTINCT FROM ({_columns(_EXTRACT_CONTENT, "s.")})
             """,
-            {"now": now},
+            {"now": self._now},
         ).rowcount
         inserted = self._conn.execute(
             f"""
@@ -104,7 +137,7 @@ class ExtractLoad:
             SELECT {_columns(EXTRACT_COLUMNS, "s.")}, %(now)s FROM {_STAGING} s
             WHERE NOT EXISTS (SELECT 1 FROM marketo_person_extract e WHERE e.marketo_id = s.marketo_id)
             """,
-            {"now": now},
+            {"now": self._now},
         ).rowcount
         absent = f"NOT EXISTS (SELECT 1 FROM {_STAGING} s WHERE s.marketo_id = e.marketo_id)"
         if scope_ids is None:
@@ -122,6 +155,20 @@ class ExtractLoad:
             f"DELETE FROM person_quarantine q USING {_STAGING} s WHERE q.marketo_id = s.marketo_id"
         )
         return WriteCounts(inserted=inserted, updated=updated, removed=removed)
+
+    def _merge_repeats(self) -> None:
+        """After a load into an empty table: a staged later version of a person replaces the copied one if newer."""
+        if not self._ids:
+            return
+        self._keep_newest_versions()
+        self._conn.execute(
+            f"""
+            UPDATE marketo_person_extract e SET {", ".join(f"{c} = s.{c}" for c in _EXTRACT_CONTENT)}
+            FROM {_STAGING} s
+            WHERE e.marketo_id = s.marketo_id AND s.marketo_updated_at IS NOT NULL
+              AND (e.marketo_updated_at IS NULL OR s.marketo_updated_at > e.marketo_updated_at)
+            """
+        )
 
     def _keep_newest_versions(self) -> None:
         """The same person can appear in two adjacent export windows: keep only the newest version."""

@@ -34,9 +34,9 @@ def frame(*rows):
 
 def load(conn, people, now, scope_ids=None):
     with conn.transaction():
-        extract = ExtractLoad(conn)
-        extract.stage([people])
-        extract_counts = extract.merge(now, scope_ids=scope_ids)
+        extract = ExtractLoad(conn, now)
+        extract.load([people])
+        extract_counts = extract.merge(scope_ids=scope_ids)
         actions_counts = sync_actions_people(conn, now)
     return extract_counts, actions_counts
 
@@ -109,6 +109,27 @@ def test_duplicate_ids_in_one_extract_keep_the_newest_version(conn):
     assert actions_rows(conn)[1][3] == "new"
 
 
+@pytest.mark.parametrize("into_empty_table", [True, False])
+def test_a_person_repeated_in_later_chunks_keeps_the_newest_version(conn, into_empty_table):
+    if not into_empty_table:
+        load(conn, frame(person(99)), T0)
+    day = timedelta(days=1)
+    chunks = [
+        frame(person(1, title="old", marketo_updated_at=T0), person(2, title="dated", marketo_updated_at=T0),
+              person(3, title="undated", marketo_updated_at=None)),
+        frame(person(1, title="new", marketo_updated_at=T0 + day), person(2, title="older", marketo_updated_at=T0 - day)),
+        frame(person(3, title="dated later", marketo_updated_at=T0), person(4)),
+    ]
+    with conn.transaction():
+        extract = ExtractLoad(conn, T0)
+        extract.load(iter(chunks))
+        counts = extract.merge(scope_ids=None)
+    assert extract.loaded == 7
+    titles = dict(conn.execute("SELECT marketo_id, title FROM marketo_person_extract").fetchall())
+    assert titles == {1: "new", 2: "dated", 3: "dated later", 4: None}  # a dated version beats an undated one
+    assert (counts.inserted, counts.removed) == (4, 0 if into_empty_table else 1)
+
+
 def test_only_the_person_sync_may_write_the_person_table(conn):
     load(conn, frame(person(1)), T0)
     conn.commit()
@@ -136,9 +157,9 @@ def test_the_next_sync_repairs_direct_edits(conn):
 
 def test_new_people_limit_loads_the_backlog_in_batches_lowest_ids_first(conn):
     with conn.transaction():
-        extract = ExtractLoad(conn)
-        extract.stage([frame(*(person(i) for i in range(1, 8)))])
-        extract.merge(T0, scope_ids=None)
+        extract = ExtractLoad(conn, T0)
+        extract.load([frame(*(person(i) for i in range(1, 8)))])
+        extract.merge(scope_ids=None)
     assert person_backlog(conn) == 7
     assert sync_actions_people(conn, T0, new_people_limit=3).inserted == 3
     assert sorted(actions_rows(conn)) == [1, 2, 3]

@@ -30,9 +30,9 @@ def load_raw_people(database_url: str, raw: pd.DataFrame) -> pd.DataFrame:
     clean, rejected = normalize_extract(raw)
     now = datetime.now(timezone.utc)
     with store.connect(database_url) as conn, conn.transaction():
-        load = ExtractLoad(conn)
-        load.stage([clean])
-        load.merge(now, scope_ids=None)
+        extract = ExtractLoad(conn, now)
+        extract.load([clean])
+        extract.merge(scope_ids=None)
         sync_actions_people(conn, now)
     return rejected
 
