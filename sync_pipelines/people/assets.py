@@ -76,7 +76,7 @@ def marketo_person_extract(
         else:
             chunks = [client.get_leads("id", config.marketo_ids, list(EXTRACT_FIELDS))]
         with conn.transaction():
-            extract = ExtractLoad(conn, started_at)
+            extract = ExtractLoad(conn)
             rejected: list[pd.DataFrame] = []
             extract.load(_clean_chunks(chunks, rejected))
             quarantined = sum(quarantine_people(conn, bad, started_at) for bad in rejected)

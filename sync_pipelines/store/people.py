@@ -59,9 +59,8 @@ class ExtractLoad:
     time is staged then, and `merge` keeps its newest version.
     """
 
-    def __init__(self, conn: psycopg.Connection, now: datetime):
+    def __init__(self, conn: psycopg.Connection):
         self._conn = conn
-        self._now = now
         self.loaded = 0  # clean rows received
         self._copied_in = 0  # of which copied straight into the extract
         self._ids: list[np.ndarray] = []  # staged ids, to know without a query whether one came twice
@@ -80,8 +79,7 @@ class ExtractLoad:
             return
         repeats: list[pd.DataFrame] = []
         self._copied_in = copy_frames(
-            self._conn, "marketo_person_extract", [*EXTRACT_COLUMNS, "changed_at"],
-            self._first_versions(clean_chunks, repeats),
+            self._conn, "marketo_person_extract", EXTRACT_COLUMNS, self._first_versions(clean_chunks, repeats)
         )
         self.loaded += self._copied_in + copy_frames(self._conn, _STAGING, EXTRACT_COLUMNS, self._noting_ids(repeats))
 
@@ -91,7 +89,7 @@ class ExtractLoad:
             yield chunk
 
     def _first_versions(self, chunks: Iterable[pd.DataFrame], repeats: list[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        """Each chunk without the ids seen before in this load (those go to `repeats`), stamped changed_at."""
+        """Each chunk without the ids seen before in this load (those go to `repeats`)."""
         seen: set[int] = set()
         for chunk in chunks:
             ids = chunk["marketo_id"].to_numpy(dtype=np.int64)
@@ -99,7 +97,7 @@ class ExtractLoad:
             seen.update(ids.tolist())
             if again.any():
                 repeats.append(chunk[again])
-            yield chunk[~again].assign(changed_at=self._now)
+            yield chunk[~again]
 
     def merge(self, *, scope_ids: list[int] | None) -> WriteCounts:
         """Update the changed people, insert the new ones; remove people missing from the extract.
@@ -124,20 +122,18 @@ class ExtractLoad:
         updated = self._conn.execute(
             f"""
             UPDATE marketo_person_extract e SET
-                {", ".join(f"{c} = s.{c}" for c in _EXTRACT_CONTENT)}, changed_at = %(now)s
+                {", ".join(f"{c} = s.{c}" for c in _EXTRACT_CONTENT)}, changed_at = now()
             FROM {_STAGING} s
             WHERE e.marketo_id = s.marketo_id
               AND ({_columns(_EXTRACT_CONTENT, "e.")}) IS DISTINCT FROM ({_columns(_EXTRACT_CONTENT, "s.")})
-            """,
-            {"now": self._now},
+            """
         ).rowcount
         inserted = self._conn.execute(
             f"""
-            INSERT INTO marketo_person_extract ({_columns(EXTRACT_COLUMNS)}, changed_at)
-            SELECT {_columns(EXTRACT_COLUMNS, "s.")}, %(now)s FROM {_STAGING} s
+            INSERT INTO marketo_person_extract ({_columns(EXTRACT_COLUMNS)})
+            SELECT {_columns(EXTRACT_COLUMNS, "s.")} FROM {_STAGING} s
             WHERE NOT EXISTS (SELECT 1 FROM marketo_person_extract e WHERE e.marketo_id = s.marketo_id)
-            """,
-            {"now": self._now},
+            """
         ).rowcount
         absent = f"NOT EXISTS (SELECT 1 FROM {_STAGING} s WHERE s.marketo_id = e.marketo_id)"
         if scope_ids is None:
@@ -254,6 +250,12 @@ def sync_actions_people(
     params = {"now": now, "scope_ids": scope_ids}
     allow_person_writes(conn)
     conn.execute("SELECT pg_advisory_xact_lock(%s, 2)", (_LOCK_NAMESPACE,))
+    # Removals first: they only concern people stored before this run (none at all on an initial sync).
+    removed = conn.execute(
+        f"DELETE FROM actions_person a WHERE {in_scope} AND NOT EXISTS "
+        "(SELECT 1 FROM sales_owned_people s WHERE s.marketo_id = a.marketo_id)",
+        params,
+    ).rowcount
     # UPDATE then INSERT rather than INSERT .. ON CONFLICT: cheaper per row, and the lock serialises writers.
     updated = conn.execute(
         f"""
@@ -274,11 +276,6 @@ def sync_actions_people(
         WHERE {in_scope} AND NOT EXISTS (SELECT 1 FROM actions_person a WHERE a.marketo_id = s.marketo_id)
         {lowest_ids_first}
         """,
-        params,
-    ).rowcount
-    removed = conn.execute(
-        f"DELETE FROM actions_person a WHERE {in_scope} AND NOT EXISTS "
-        "(SELECT 1 FROM sales_owned_people s WHERE s.marketo_id = a.marketo_id)",
         params,
     ).rowcount
     return WriteCounts(inserted=inserted, updated=updated, removed=removed)

@@ -34,7 +34,7 @@ def frame(*rows):
 
 def load(conn, people, now, scope_ids=None):
     with conn.transaction():
-        extract = ExtractLoad(conn, now)
+        extract = ExtractLoad(conn)
         extract.load([people])
         extract_counts = extract.merge(scope_ids=scope_ids)
         actions_counts = sync_actions_people(conn, now)
@@ -121,7 +121,7 @@ def test_a_person_repeated_in_later_chunks_keeps_the_newest_version(conn, into_e
         frame(person(3, title="dated later", marketo_updated_at=T0), person(4)),
     ]
     with conn.transaction():
-        extract = ExtractLoad(conn, T0)
+        extract = ExtractLoad(conn)
         extract.load(iter(chunks))
         counts = extract.merge(scope_ids=None)
     assert extract.loaded == 7
@@ -157,7 +157,7 @@ def test_the_next_sync_repairs_direct_edits(conn):
 
 def test_new_people_limit_loads_the_backlog_in_batches_lowest_ids_first(conn):
     with conn.transaction():
-        extract = ExtractLoad(conn, T0)
+        extract = ExtractLoad(conn)
         extract.load([frame(*(person(i) for i in range(1, 8)))])
         extract.merge(scope_ids=None)
     assert person_backlog(conn) == 7

@@ -30,7 +30,7 @@ def load_raw_people(database_url: str, raw: pd.DataFrame) -> pd.DataFrame:
     clean, rejected = normalize_extract(raw)
     now = datetime.now(timezone.utc)
     with store.connect(database_url) as conn, conn.transaction():
-        extract = ExtractLoad(conn, now)
+        extract = ExtractLoad(conn)
         extract.load([clean])
         extract.merge(scope_ids=None)
         sync_actions_people(conn, now)
