@@ -26,7 +26,8 @@ import pyarrow.compute as pc
 from .marketo_fields import FIELDS_BY_NAME, format_timestamp, parse_timestamp
 from .marketo_state import MarketoError, MarketoSandbox
 
-ALL_PEOPLE_SMART_LIST = {"id": 1, "name": "All People"}
+# The sandbox's smart lists: id -> name. 2 holds the people a deployment syncs (a Lead or Contact Owner).
+SMART_LISTS = {1: "All People", 2: "Sales-owned People"}
 MAX_PROCESSING = 2
 MAX_QUEUED = 10  # queued including processing
 MAX_WINDOW = timedelta(days=31)
@@ -210,8 +211,10 @@ class BulkLeadExports:
         """The rows and columns a job exports (called under the lock; returns a copy)."""
         leads = self._sandbox.lead_frame()
         job_filter = job.filter
-        if "smartListId" in job_filter:
+        if job_filter.get("smartListId") == 1:
             mask = np.ones(len(leads), dtype=bool)
+        elif job_filter.get("smartListId") == 2:
+            mask = leads["sfdcLeadOwnerId"].fillna("").ne("").to_numpy()
         else:
             (column, window), = job_filter.items()
             values = leads[column]
@@ -256,12 +259,11 @@ def _validated_filter(job_filter: Any) -> dict:
         if end - start > MAX_WINDOW:
             raise MarketoError("1003", f"{name} date range exceeds the maximum of 31 days")
         return {name: {"startAt": value["startAt"], "endAt": value["endAt"]}}
-    if name == "smartListId" and str(value) == str(ALL_PEOPLE_SMART_LIST["id"]):
-        return {"smartListId": ALL_PEOPLE_SMART_LIST["id"]}
-    if name == "smartListName" and value == ALL_PEOPLE_SMART_LIST["name"]:
-        return {"smartListId": ALL_PEOPLE_SMART_LIST["id"]}
-    raise MarketoError("1003",
-                       f"{name} '{value}' not found (the sandbox has smart list 1, All People)")
+    for list_id, list_name in SMART_LISTS.items():
+        if (name == "smartListId" and str(value) == str(list_id)) or (name == "smartListName" and value == list_name):
+            return {"smartListId": list_id}
+    known = ", ".join(f"{list_id} ({list_name})" for list_id, list_name in SMART_LISTS.items())
+    raise MarketoError("1003", f"{name} '{value}' not found (the sandbox has smart lists {known})")
 
 
 def render_csv(frame: pd.DataFrame) -> bytes:

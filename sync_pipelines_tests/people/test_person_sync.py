@@ -25,7 +25,7 @@ def marketo():
         yield served
 
 
-def resources(marketo, database_url):
+def resources(marketo, database_url, smart_list_id=None):
     return {
         "marketo": MarketoResource(
             base_url=marketo.url,
@@ -34,6 +34,7 @@ def resources(marketo, database_url):
             bulk_poll_seconds=0.05,
             window_seconds=SANDBOX_CONFIG.window_seconds,
             extract_since=SANDBOX_CREATED_FROM.isoformat(),
+            smart_list_id=smart_list_id,
         ),
         "actions_db": ActionsDatabase(url=database_url),
     }
@@ -58,6 +59,17 @@ def materialize(marketo, database_url, run_config=None):
         event.asset_key.to_user_string(): {k: v.value for k, v in event.step_materialization_data.materialization.metadata.items()}
         for event in result.get_asset_materialization_events()
     }
+
+
+@pytest.mark.parametrize("smart_list_id", [1, 2])
+def test_a_smart_list_extract_gives_the_same_people(marketo, database_url, smart_list_id):
+    # 1 is All People; 2 holds only the people with an owner, so the export reads half as many rows.
+    expected = expected_actions_people(generate_people(SEED, SIZE))
+    result = dg.materialize(PERSON_ASSETS, resources=resources(marketo, database_url, smart_list_id))
+    assert result.success
+    assert actual_actions_people(database_url) == expected
+    read = result.asset_materializations_for_node("marketo_person_extract")[0].metadata["people_read"].value
+    assert read == (SIZE if smart_list_id == 1 else len(expected))
 
 
 def test_initial_sync_equals_the_owned_people_of_the_seed(marketo, database_url):
