@@ -1,63 +1,81 @@
 """Benchmark: fan out N generated activities to the Marketo and Salesforce emulators; print calls and time.
 
     .venv/bin/python -m bench.activity_fanout 100000
-Marketo's rate limit is lifted in the emulator and the client here, so the time measured is the sync's
-own work; with the real limit (50 calls / 20 s for one integration) add 0.4 s per Marketo call.
+
+The emulators run in their own process, as the real services would. Marketo's rate limit is lifted in
+the emulator and the client here, so the time measured is the sync's own work; with the real limit (100
+calls / 20 s) the Marketo inserts alone take at least `marketo_rate_limit_floor_seconds`.
 """
 
 import sys
-import tempfile
 import time
-import uuid
 
 import dagster as dg
 import psycopg
 
-from bench.common import report
+from bench.common import fresh_database, report, sandbox_process
+from sync_pipelines import activities, people
 from sync_pipelines.activities.sandbox_activity import seed_activity_log
-from sync_pipelines.resources import ActionsDatabase, MarketoResource
-from sync_pipelines.sandbox.salesforce_app import serve_salesforce
-from sync_pipelines.sandbox.salesforce_state import SalesforceSandboxConfig
-from sync_pipelines.sandbox.servers import MarketoSandboxConfig, serve_marketo
-from sync_pipelines_tests.activities.helpers import ACTIVITY_ASSETS, resources, sync_people
-from sync_pipelines_tests.fixtures.database import _admin_url
+from sync_pipelines.activities.settings import ActivitySettings
+from sync_pipelines.resources import ActionsDatabase, MarketoResource, SalesforceResource
+from sync_pipelines.sandbox.seed import SANDBOX_CREATED_FROM
+
+PEOPLE = 2000
+UNLIMITED = str(10**9)
+PERSON_ASSETS = [people.marketo_person_extract, people.sales_owned_people, people.actions_people]
+ACTIVITY_ASSETS = [
+    activities.actions_sales_activities,
+    activities.marketo_sales_activity_types,
+    activities.marketo_sales_activities,
+    activities.salesforce_activity_tasks,
+]
+
+
+def sandbox_resources(sandbox: dict, database_url: str) -> dict:
+    return {
+        "marketo": MarketoResource(
+            base_url=sandbox["marketo_url"], client_id=sandbox["marketo_client_id"],
+            client_secret=sandbox["marketo_client_secret"], calls_per_window=10**6, bulk_poll_seconds=0.2,
+            extract_since=SANDBOX_CREATED_FROM.isoformat(), smart_list_id=1,
+        ),
+        "salesforce": SalesforceResource(
+            instance_url=sandbox["salesforce_url"], client_id=sandbox["salesforce_client_id"],
+            client_secret=sandbox["salesforce_client_secret"], ca_bundle=sandbox["salesforce_ca_bundle"],
+        ),
+        "actions_db": ActionsDatabase(url=database_url),
+        "activity_settings": ActivitySettings(),
+    }
 
 
 def main(count: int) -> None:
-    admin = _admin_url()
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = psycopg.conninfo.make_conninfo(admin, dbname=name)
-    try:
-        config = MarketoSandboxConfig(size=2000, calls_per_window=10**6, daily_quota=10**6)
-        with serve_marketo(config) as marketo, serve_salesforce(SalesforceSandboxConfig(size=2000)) as salesforce:
-            sync_people(marketo, url)
-            with psycopg.connect(url, autocommit=True) as conn:
-                seed_activity_log(conn, count)
-            res = resources(marketo, salesforce, url)
-            res["marketo"] = MarketoResource(base_url=marketo.url, client_id=marketo.client_id,
-                                             client_secret=marketo.client_secret, calls_per_window=10**6)
-            started = time.monotonic()
-            result = dg.materialize(ACTIVITY_ASSETS, resources=res)
-            elapsed = time.monotonic() - started
-            meta = {e.asset_key.to_user_string(): {k: v.value for k, v in e.step_materialization_data.materialization.metadata.items()}
-                    for e in result.get_asset_materialization_events()}
-            m, s = meta["marketo_sales_activities"], meta["salesforce_activity_tasks"]
-            report("activity_fanout", {
-                "activities": count,
-                "wall_seconds": round(elapsed, 1),
-                "marketo_api_calls": m["marketo_api_calls"],
-                "marketo_calls_per_1000": round(1000 * m["marketo_api_calls"] / count, 2),
-                "salesforce_api_calls": s["salesforce_api_calls"],
-                "salesforce_tasks": s["tasks_delivered"],
-                "salesforce_calls_per_1000": round(1000 * s["salesforce_api_calls"] / count, 2),
-                # Marketo allows 100 calls per 20 s: the inserts alone cannot take less than this.
-                "marketo_rate_limit_floor_seconds": 20 * (m["marketo_api_calls"] // 100),
-            })
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    options = ("--calls-per-window", UNLIMITED, "--daily-quota", UNLIMITED)
+    with sandbox_process(PEOPLE, 42, *options) as sandbox, fresh_database() as database_url:
+        resources = sandbox_resources(sandbox, database_url)
+        person_resources = {name: resources[name] for name in ("marketo", "actions_db")}
+        assert dg.materialize(PERSON_ASSETS, resources=person_resources).success  # the owned people in Actions
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            seed_activity_log(conn, count)
+        instance = dg.DagsterInstance.ephemeral()  # before the clock, as in the person benchmark
+        started = time.monotonic()
+        result = dg.materialize(ACTIVITY_ASSETS, resources=resources, instance=instance)
+        elapsed = time.monotonic() - started
+        assert result.success
+    meta = {
+        event.asset_key.to_user_string(): {k: v.value for k, v in event.step_materialization_data.materialization.metadata.items()}
+        for event in result.get_asset_materialization_events()
+    }
+    marketo, salesforce = meta["marketo_sales_activities"], meta["salesforce_activity_tasks"]
+    report("activity_fanout", {
+        "activities": count,
+        "wall_seconds": round(elapsed, 1),
+        "marketo_api_calls": marketo["marketo_api_calls"],
+        "marketo_calls_per_1000": round(1000 * marketo["marketo_api_calls"] / count, 2),
+        "salesforce_api_calls": salesforce["salesforce_api_calls"],
+        "salesforce_tasks": salesforce["tasks_delivered"],
+        "salesforce_calls_per_1000": round(1000 * salesforce["salesforce_api_calls"] / count, 2),
+        # Marketo allows 100 calls per 20 s: the inserts alone cannot take less than this.
+        "marketo_rate_limit_floor_seconds": 20 * (marketo["marketo_api_calls"] // 100),
+    })
 
 
 if __name__ == "__main__":

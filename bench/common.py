@@ -20,11 +20,15 @@ LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 @contextmanager
-def sandbox_process(size: int, seed: int = 42):
-    """The sandbox emulators in their own process (so their memory is not the sync's), yielding sandbox.json."""
+def sandbox_process(size: int, seed: int = 42, *options: str):
+    """The sandbox emulators in their own process (their CPU and memory are not the sync's), yielding sandbox.json.
+
+    `options` go to `python -m sync_pipelines.sandbox` (e.g. "--calls-per-window", "1000000").
+    """
     with tempfile.TemporaryDirectory(prefix="bench_sandbox_") as data_dir:
         process = subprocess.Popen(
-            [sys.executable, "-m", "sync_pipelines.sandbox", "--size", str(size), "--seed", str(seed), "--data-dir", data_dir],
+            [sys.executable, "-m", "sync_pipelines.sandbox", "--size", str(size), "--seed", str(seed),
+             "--data-dir", data_dir, *options],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         info_path = Path(data_dir) / "sandbox.json"

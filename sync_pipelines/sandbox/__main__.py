@@ -33,13 +33,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=SANDBOX_SEED, help="seed of the people data")
     parser.add_argument("--port", type=int, default=0, help="Marketo port (0 = any free port)")
     parser.add_argument("--data-dir", default=str(data_dir()), help="where sandbox.json is written")
+    defaults = MarketoSandboxConfig()
+    parser.add_argument("--calls-per-window", type=int, default=defaults.calls_per_window,
+                        help="Marketo calls allowed per rate-limit window (benchmarks lift it)")
+    parser.add_argument("--daily-quota", type=int, default=defaults.daily_quota, help="Marketo calls allowed per day")
     return parser.parse_args(argv)
 
 
 def start_services(args: argparse.Namespace, stack: ExitStack) -> dict:
     """Start every emulator inside `stack`; return the entries for sandbox.json."""
     marketo = stack.enter_context(serve_marketo(
-        MarketoSandboxConfig(seed=args.seed, size=args.size), port=args.port))
+        MarketoSandboxConfig(seed=args.seed, size=args.size, calls_per_window=args.calls_per_window,
+                             daily_quota=args.daily_quota), port=args.port))
     info = {
         "pid": os.getpid(),
         "seed": args.seed,

@@ -222,20 +222,26 @@ def release(conn: psycopg.Connection, destination: str, activity_ids: list[int])
 def _set_state(conn: psycopg.Connection, destination: str, state: str, rows: list[tuple]) -> int:
     if not rows:
         return 0
-    with conn.cursor() as cursor:
-        cursor.executemany(
-            "UPDATE activity_delivery SET state = %s, remote_id = %s, reason = %s, updated_at = now(), "
-            "batch_id = CASE WHEN %s = 'pending' THEN NULL ELSE batch_id END "
-            "WHERE destination = %s AND activity_id = %s",
-            [(state, remote_id, reason, state, destination, activity_id) for activity_id, remote_id, reason in rows],
-        )
+    activity_ids, remote_ids, reasons = (list(column) for column in zip(*rows))
+    # One statement for the whole batch (arrays unnested), not one round trip per activity.
+    conn.execute(
+        """
+        UPDATE activity_delivery d SET state = %(state)s, remote_id = u.remote_id, reason = u.reason,
+               updated_at = now(), batch_id = CASE WHEN %(state)s = 'pending' THEN NULL ELSE d.batch_id END
+        FROM unnest(%(ids)s::bigint[], %(remote_ids)s::text[], %(reasons)s::text[])
+             AS u (activity_id, remote_id, reason)
+        WHERE d.destination = %(destination)s AND d.activity_id = u.activity_id
+        """,
+        {"state": state, "destination": destination, "ids": activity_ids, "remote_ids": remote_ids, "reasons": reasons},
+    )
     return len(rows)
 
 
 def attempts(conn: psycopg.Connection, destination: str, activity_ids: list[int]) -> dict[int, int]:
     """How many times each activity has been claimed for `destination`."""
     rows = conn.execute(
-        "SELECT activity_id, attempts FROM activity_delivery WHERE destination = %s AND activity_id = ANY(%s)",
+        "SELECT activity_id, attempts FROM activity_delivery "
+        "WHERE destination = %s AND activity_id = ANY(%s::bigint[])",
         (destination, activity_ids),
     ).fetchall()
     return {int(activity_id): int(count) for activity_id, count in rows}

@@ -144,7 +144,8 @@ class ExtractLoad:
                 removed = self._conn.execute(f"DELETE FROM marketo_person_extract e WHERE {absent}").rowcount
         else:
             removed = self._conn.execute(
-                f"DELETE FROM marketo_person_extract e WHERE e.marketo_id = ANY(%s) AND {absent}", (scope_ids,)
+                f"DELETE FROM marketo_person_extract e WHERE e.marketo_id = ANY(%s::bigint[]) AND {absent}",
+                (scope_ids,),
             ).rowcount
         # People that loaded cleanly leave the quarantine.
         self._conn.execute(
@@ -226,7 +227,8 @@ def forget_stale_quarantine(conn: psycopg.Connection, seen_since: datetime, *, m
     if marketo_ids is None:
         return conn.execute("DELETE FROM person_quarantine WHERE last_seen_at < %s", (seen_since,)).rowcount
     return conn.execute(
-        "DELETE FROM person_quarantine WHERE last_seen_at < %s AND marketo_id = ANY(%s)", (seen_since, marketo_ids)
+        "DELETE FROM person_quarantine WHERE last_seen_at < %s AND marketo_id = ANY(%s::bigint[])",
+        (seen_since, marketo_ids),
     ).rowcount
 
 
@@ -245,7 +247,7 @@ def sync_actions_people(
     the paced initial sync; changes to people already loaded and removals always apply.
     scope_ids limits the whole sync (upserts and removals) to those Marketo ids: an incremental run.
     """
-    in_scope = "TRUE" if scope_ids is None else "marketo_id = ANY(%(scope_ids)s)"
+    in_scope = "TRUE" if scope_ids is None else "marketo_id = ANY(%(scope_ids)s::bigint[])"
     lowest_ids_first = "" if new_people_limit is None else f"ORDER BY marketo_id LIMIT {int(new_people_limit)}"
     params = {"now": now, "scope_ids": scope_ids}
     allow_person_writes(conn)

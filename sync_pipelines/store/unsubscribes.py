@@ -202,7 +202,9 @@ def quarantine(conn: psycopg.Connection, rows: list[tuple[int, str | None, str]]
 
 def clear_quarantine(conn: psycopg.Connection, synced_ids: list[int]) -> int:
     """People who synced cleanly this run leave the quarantine."""
-    return conn.execute("DELETE FROM unsubscribe_quarantine WHERE marketo_id = ANY(%s)", (synced_ids,)).rowcount
+    return conn.execute(
+        "DELETE FROM unsubscribe_quarantine WHERE marketo_id = ANY(%s::bigint[])", (synced_ids,)
+    ).rowcount
 
 
 # ------------------------------------------------------------ Marketo's status
