@@ -121,14 +121,15 @@ def _clean_chunks(raw_chunks: Iterable[pd.DataFrame], rejected: list[pd.DataFram
 )
 def sales_owned_people(actions_db: ActionsDatabase) -> dg.MaterializeResult:
     with actions_db.connection() as conn:
-        # One pass over the owned people, grouped by email (case-insensitive) for the shared-email count.
+        # One pass over the owned people, grouped by email for the shared-email count. Case is folded in
+        # ASCII only ("C" rules): addresses compare the same on every server, whatever its locale.
         extracted, owned, leads, contacts, shared_email = conn.execute(
             """
             SELECT (SELECT count(*) FROM marketo_person_extract), coalesce(sum(people), 0)::bigint,
                    coalesce(sum(leads), 0)::bigint, coalesce(sum(contacts), 0)::bigint,
                    coalesce(sum(people) FILTER (WHERE email_key IS NOT NULL AND people > 1), 0)::bigint
             FROM (
-                SELECT lower(email) AS email_key, count(*) AS people,
+                SELECT lower(email COLLATE "C") AS email_key, count(*) AS people,
                        count(*) FILTER (WHERE salesforce_type = 'Lead') AS leads,
                        count(*) FILTER (WHERE salesforce_type = 'Contact') AS contacts
                 FROM sales_owned_people GROUP BY 1
@@ -169,7 +170,8 @@ def actions_people(config: ActionsPeopleConfig, actions_db: ActionsDatabase) -> 
         total, quarantined = conn.execute(
             "SELECT (SELECT count(*) FROM actions_person), (SELECT count(*) FROM person_quarantine)"
         ).fetchone()
-        backlog = person_backlog(conn)
+        # A full run without a limit has just loaded every owned person: nothing can be left behind.
+        backlog = 0 if config.new_people_limit is None and not config.marketo_ids else person_backlog(conn)
         sample_ids = [
             row[0]
             for row in conn.execute("SELECT marketo_id FROM actions_person ORDER BY last_synced_at DESC, marketo_id LIMIT 5")
