@@ -22,13 +22,8 @@ from sync_pipelines.sandbox.seed import SANDBOX_CREATED_FROM
 
 PEOPLE = 2000
 UNLIMITED = str(10**9)
-PERSON_ASSETS = [people.marketo_person_extract, people.sales_owned_people, people.actions_people]
-ACTIVITY_ASSETS = [
-    activities.actions_sales_activities,
-    activities.marketo_sales_activity_types,
-    activities.marketo_sales_activities,
-    activities.salesforce_activity_tasks,
-]
+PERSON_ASSETS = people.ASSETS
+ACTIVITY_ASSETS = activities.ASSETS
 
 
 def sandbox_resources(sandbox: dict, database_url: str) -> dict:

@@ -21,7 +21,7 @@ from sync_pipelines import people
 from sync_pipelines.people.sensors import marketo_person_change_sensor
 from sync_pipelines.resources import ActionsDatabase, MarketoResource
 
-PERSON_ASSETS = [people.marketo_person_extract, people.sales_owned_people, people.actions_people]
+PERSON_ASSETS = people.ASSETS
 
 
 def main() -> None:

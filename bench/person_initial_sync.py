@@ -43,7 +43,7 @@ def run_sync(sandbox: dict, database_url: str, smart_list_id: int | None) -> dic
     instance = dg.DagsterInstance.ephemeral()
     started = time.monotonic()
     result = dg.materialize(
-        [people.marketo_person_extract, people.sales_owned_people, people.actions_people],
+        people.ASSETS,
         resources={"marketo": marketo, "actions_db": ActionsDatabase(url=database_url)},
         instance=instance,
     )

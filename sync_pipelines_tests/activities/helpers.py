@@ -14,13 +14,8 @@ from sync_pipelines.resources import ActionsDatabase, SalesforceResource
 from sync_pipelines.store import activities as store
 from sync_pipelines_tests.fixtures.marketo import marketo_resource
 
-PERSON_ASSETS = [people.marketo_person_extract, people.sales_owned_people, people.actions_people]
-ACTIVITY_ASSETS = [
-    activities.actions_sales_activities,
-    activities.marketo_sales_activity_types,
-    activities.marketo_sales_activities,
-    activities.salesforce_activity_tasks,
-]
+PERSON_ASSETS = people.ASSETS
+ACTIVITY_ASSETS = activities.ASSETS
 UNKNOWN_LEAD = 9_999_999  # a Marketo id no sandbox lead has
 
 

@@ -7,7 +7,7 @@ from sync_pipelines.resources import ActionsDatabase
 from sync_pipelines_tests.fixtures.database import table_snapshot
 from sync_pipelines_tests.fixtures.marketo import marketo_resource
 
-PERSON_ASSETS = [people.marketo_person_extract, people.sales_owned_people, people.actions_people]
+PERSON_ASSETS = people.ASSETS
 DRY_RUN = {"ops": {"marketo_person_extract": {"config": {"dry_run": True}}, "actions_people": {"config": {"dry_run": True}}}}
 COUNTS = ("inserted", "updated", "removed")
 

@@ -11,7 +11,7 @@ from sync_pipelines.resources import ActionsDatabase
 from sync_pipelines.store.people import allow_person_writes
 from sync_pipelines_tests.fixtures.marketo import marketo_resource
 
-PERSON_ASSETS = [people.marketo_person_extract, people.sales_owned_people, people.actions_people]
+PERSON_ASSETS = people.ASSETS
 
 
 def count_people(database_url):

@@ -15,7 +15,7 @@ from sync_pipelines.sandbox.servers import serve_marketo
 SEED, SIZE = 7, 400
 # A short rate-limit window keeps the tests quick while the client still has to respect it.
 SANDBOX_CONFIG = MarketoSandboxConfig(seed=SEED, size=SIZE, bulk_processing_seconds=0.05, window_seconds=2.0)
-PERSON_ASSETS = [people.marketo_person_extract, people.sales_owned_people, people.actions_people]
+PERSON_ASSETS = people.ASSETS
 ACTIONS_COLUMNS = list(SYNCED_FIELDS.values())
 
 

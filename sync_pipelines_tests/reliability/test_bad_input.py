@@ -19,7 +19,7 @@ from sync_pipelines.tasks.jobs import task_sync_run_config
 from sync_pipelines_tests.reliability.helpers import expected_actions_people, fetch, resources
 from sync_pipelines_tests.unsubscribes.helpers import load_raw_people
 
-PERSON_ASSETS = [people.marketo_person_extract, people.sales_owned_people, people.actions_people]
+PERSON_ASSETS = people.ASSETS
 OWNER = b"005BADINPUT00OWN"
 LONG = "L" * 5000
 QUOTED_CELL = b'"Ann ""The Hammer"", Jr.\r\nsecond line"'  # quotes, a comma and a CRLF inside one cell

@@ -10,7 +10,7 @@ from sync_pipelines_tests.reliability.helpers import (actual_actions_people, exp
                                                       materialization_metadata, resources)
 from sync_pipelines_tests.unsubscribes.helpers import load_actions_people
 
-PERSON_ASSETS = [people.marketo_person_extract, people.sales_owned_people, people.actions_people]
+PERSON_ASSETS = people.ASSETS
 UNSUBSCRIBE_ASSETS = [unsubscribes.salesforce_unsubscribes, unsubscribes.marketo_unsubscribe_status]
 TASK_ASSETS = [tasks.salesforce_tasks, tasks.actions_tasks, tasks.command_center_tasks]
 

@@ -12,7 +12,7 @@ from sync_pipelines.unsubscribes import check_send
 from sync_pipelines_tests.fixtures.marketo import marketo_resource
 from sync_pipelines_tests.unsubscribes.helpers import SEED, SIZE, fetch, person, run_unsubscribe_sync
 
-PERSON_ASSETS = [people.marketo_person_extract, people.sales_owned_people, people.actions_people]
+PERSON_ASSETS = people.ASSETS
 # Every Marketo REST path that changes data (leads, lists, programs, activities). GET /rest/v1/leads.json
 # is also served by POST with _method=GET, so the test also asserts the unsubscribe sync calls nothing.
 MARKETO_WRITE_PATHS = {
