@@ -13,26 +13,19 @@ import time
 import dagster as dg
 import psycopg
 
-from bench.common import fresh_database, report, sandbox_process
+from bench.common import fresh_database, report, sandbox_marketo, sandbox_process
 from sync_pipelines import activities, people
 from sync_pipelines.activities.sandbox_activity import seed_activity_log
 from sync_pipelines.activities.settings import ActivitySettings
-from sync_pipelines.resources import ActionsDatabase, MarketoResource, SalesforceResource
-from sync_pipelines.sandbox.seed import SANDBOX_CREATED_FROM
+from sync_pipelines.resources import ActionsDatabase, SalesforceResource
 
 PEOPLE = 2000
 UNLIMITED = str(10**9)
-PERSON_ASSETS = people.ASSETS
-ACTIVITY_ASSETS = activities.ASSETS
 
 
 def sandbox_resources(sandbox: dict, database_url: str) -> dict:
     return {
-        "marketo": MarketoResource(
-            base_url=sandbox["marketo_url"], client_id=sandbox["marketo_client_id"],
-            client_secret=sandbox["marketo_client_secret"], calls_per_window=10**6, bulk_poll_seconds=0.2,
-            extract_since=SANDBOX_CREATED_FROM.isoformat(), smart_list_id=1,
-        ),
+        "marketo": sandbox_marketo(sandbox, calls_per_window=10**6),
         "salesforce": SalesforceResource(
             instance_url=sandbox["salesforce_url"], client_id=sandbox["salesforce_client_id"],
             client_secret=sandbox["salesforce_client_secret"], ca_bundle=sandbox["salesforce_ca_bundle"],
@@ -47,12 +40,12 @@ def main(count: int) -> None:
     with sandbox_process(PEOPLE, 42, *options) as sandbox, fresh_database() as database_url:
         resources = sandbox_resources(sandbox, database_url)
         person_resources = {name: resources[name] for name in ("marketo", "actions_db")}
-        assert dg.materialize(PERSON_ASSETS, resources=person_resources).success  # the owned people in Actions
+        assert dg.materialize(people.ASSETS, resources=person_resources).success  # the owned people in Actions
         with psycopg.connect(database_url, autocommit=True) as conn:
             seed_activity_log(conn, count)
         instance = dg.DagsterInstance.ephemeral()  # before the clock, as in the person benchmark
         started = time.monotonic()
-        result = dg.materialize(ACTIVITY_ASSETS, resources=resources, instance=instance)
+        result = dg.materialize(activities.ASSETS, resources=resources, instance=instance)
         elapsed = time.monotonic() - started
         assert result.success
     meta = {

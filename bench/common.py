@@ -1,4 +1,5 @@
-"""Shared pieces of the benchmarks: a standalone sandbox process, a fresh database, figures output."""
+"""Shared pieces of the benchmarks: a standalone sandbox process and its Marketo resource, a fresh database,
+figures output."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
+
+from sync_pipelines.resources import MarketoResource
+from sync_pipelines.sandbox.seed import SANDBOX_CREATED_FROM
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -42,6 +46,19 @@ def sandbox_process(size: int, seed: int = 42, *options: str):
         finally:
             process.terminate()
             process.wait(timeout=30)
+
+
+def sandbox_marketo(sandbox: dict, *, smart_list_id: int | None = 1, calls_per_window: int = 100) -> MarketoResource:
+    """The Marketo resource for a sandbox process (its sandbox.json): its credentials, quick export polls."""
+    return MarketoResource(
+        base_url=sandbox["marketo_url"],
+        client_id=sandbox["marketo_client_id"],
+        client_secret=sandbox["marketo_client_secret"],
+        bulk_poll_seconds=0.2,
+        calls_per_window=calls_per_window,
+        extract_since=SANDBOX_CREATED_FROM.isoformat(),
+        smart_list_id=smart_list_id,
+    )
 
 
 @contextmanager

@@ -16,13 +16,10 @@ import dagster as dg
 import httpx
 import psycopg
 
-from bench.common import fresh_database, report, sandbox_process
+from bench.common import fresh_database, report, sandbox_marketo, sandbox_process
 from sync_pipelines import people
 from sync_pipelines.people.sensors import marketo_person_change_sensor
-from sync_pipelines.resources import ActionsDatabase, MarketoResource
-
-PERSON_ASSETS = people.ASSETS
-
+from sync_pipelines.resources import ActionsDatabase
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -30,12 +27,9 @@ def main() -> None:
     parser.add_argument("--changed", type=int, default=1_000)
     args = parser.parse_args()
     with sandbox_process(args.size) as sandbox, fresh_database() as database_url, dg.DagsterInstance.ephemeral() as instance:
-        marketo = MarketoResource(
-            base_url=sandbox["marketo_url"], client_id=sandbox["marketo_client_id"],
-            client_secret=sandbox["marketo_client_secret"], bulk_poll_seconds=0.2, calls_per_window=100, smart_list_id=1,
-        )
+        marketo = sandbox_marketo(sandbox)
         resources = {"marketo": marketo, "actions_db": ActionsDatabase(url=database_url)}
-        assert dg.materialize(PERSON_ASSETS, resources=resources).success
+        assert dg.materialize(people.ASSETS, resources=resources).success
         sensor_context = dg.build_sensor_context(instance=instance, resources={"marketo": marketo})
         cursor = marketo_person_change_sensor(sensor_context).cursor
 
@@ -57,7 +51,7 @@ def main() -> None:
         tick_calls = api_calls() - calls_before_tick
         (request,) = tick.run_requests
         run_started = time.monotonic()
-        result = dg.materialize(PERSON_ASSETS, resources=resources, run_config=request.run_config)
+        result = dg.materialize(people.ASSETS, resources=resources, run_config=request.run_config)
         run_seconds = time.monotonic() - run_started
         total_seconds = time.monotonic() - tick_started
         assert result.success

@@ -21,23 +21,14 @@ import time
 import dagster as dg
 import psycopg
 
-from bench.common import fresh_database, peak_memory_mib, report, sandbox_process
+from bench.common import fresh_database, peak_memory_mib, report, sandbox_marketo, sandbox_process
 from sync_pipelines import people
-from sync_pipelines.resources import ActionsDatabase, MarketoResource
-from sync_pipelines.sandbox.seed import SANDBOX_CREATED_FROM
+from sync_pipelines.resources import ActionsDatabase
 from sync_pipelines.store.people import EXTRACT_COLUMNS, PERSON_COLUMNS
 
 
 def run_sync(sandbox: dict, database_url: str, smart_list_id: int | None) -> dict:
-    marketo = MarketoResource(
-        base_url=sandbox["marketo_url"],
-        client_id=sandbox["marketo_client_id"],
-        client_secret=sandbox["marketo_client_secret"],
-        bulk_poll_seconds=0.2,
-        calls_per_window=100,
-        extract_since=SANDBOX_CREATED_FROM.isoformat(),
-        smart_list_id=smart_list_id,
-    )
+    marketo = sandbox_marketo(sandbox, smart_list_id=smart_list_id)
     # The instance exists before the clock starts, as it does in a deployment: its lazy imports
     # (about 1 s) are Dagster's start-up, not the run's.
     instance = dg.DagsterInstance.ephemeral()
