@@ -9,13 +9,14 @@ $(VENV)/.installed: pyproject.toml
 	python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip uv
 	$(VENV)/bin/uv pip install -q --python $(PY) -e ".[test]"
-	$(PY) -m sync_pipelines.local
 	touch $@
 
+# No .env is generated (the dagster CLI would let it override exported variables); remove an old one.
 install: $(VENV)/.installed
+	@$(PY) -m sync_pipelines.local
 
 test: install
-	$(PY) -m pytest -q
+	SYNC_ENV=sandbox $(PY) -m pytest -q
 
 demo: install
 	$(PY) -m sync_pipelines.demo

@@ -11,7 +11,7 @@ import time
 
 import dagster as dg
 
-from sync_pipelines.local import prepare_dagster_home
+from sync_pipelines.local import prepare_dagster_home, select_sandbox_unless_configured
 
 
 def _metadata(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, object]]:
@@ -24,6 +24,7 @@ def _metadata(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, object]]
 
 def main() -> int:
     started = time.monotonic()
+    select_sandbox_unless_configured()
     prepare_dagster_home()
     from sync_pipelines.definitions import defs  # after the environment is prepared
 

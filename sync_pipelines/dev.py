@@ -1,18 +1,23 @@
-"""`make dev`: the Dagster UI and daemon on the local defaults (sandbox services, embedded PostgreSQL)."""
+"""`make dev`: the Dagster UI and daemon on the local defaults (sandbox services, embedded PostgreSQL).
+
+With real settings exported, the sandbox stays off and the code location asks for every other setting.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
 
-from sync_pipelines.local import prepare_dagster_home
+from sync_pipelines.environment import SANDBOX
+from sync_pipelines.local import prepare_dagster_home, select_sandbox_unless_configured
 from sync_pipelines.sandbox.launcher import ensure_sandbox
 from sync_pipelines.paths import PROJECT_ROOT
 
 
 def main() -> None:
     prepare_dagster_home()
-    if not os.environ.get("MARKETO_BASE_URL") or not os.environ.get("SALESFORCE_INSTANCE_URL"):
+    if select_sandbox_unless_configured() == SANDBOX and not (
+            os.environ.get("MARKETO_BASE_URL") and os.environ.get("SALESFORCE_INSTANCE_URL")):
         sandbox = ensure_sandbox()
         print(f"Sandbox services: {', '.join(f'{k}={v}' for k, v in sandbox.items() if k.endswith('_url'))}")
     os.chdir(PROJECT_ROOT)

@@ -1,6 +1,7 @@
 """Dagster resources: the Marketo and Salesforce clients and the Actions database, configured from the
-environment. Without service URLs the local sandbox emulators serve; without a database URL, the
-embedded PostgreSQL. Real credentials switch to the real services with no code change.
+environment. In the sandbox environment (see environment.py) a service without a URL is served by its local
+emulator and the Actions data by the embedded PostgreSQL; in production every setting is required and
+nothing falls back to a fake.
 """
 
 from __future__ import annotations
@@ -15,13 +16,21 @@ import psycopg
 from pydantic import Field, PrivateAttr
 
 from sync_pipelines import store
+from sync_pipelines.environment import (
+    ConfigurationError,
+    positive_int_setting,
+    require_sandbox,
+    require_valid_configuration,
+    sandbox_allowed,
+    service_url_problem,
+)
 from sync_pipelines.marketo.client import MarketoClient
 from sync_pipelines.salesforce.client import SalesforceClient
 from sync_pipelines.store.database import actions_database_url
 
 
 def env_or_none(name: str) -> dg.EnvVar | None:
-    """An EnvVar when the variable is set, else None (the resource then falls back to the sandbox)."""
+    """An EnvVar when the variable is set, else None (the resource then falls back to the sandbox, where allowed)."""
     return dg.EnvVar(name) if os.environ.get(name) else None
 
 
@@ -49,7 +58,13 @@ class MarketoResource(dg.ConfigurableResource):
             url, client_id, client_secret, poll = self.base_url, self.client_id, self.client_secret, self.bulk_poll_seconds
             if not (client_id and client_secret):
                 raise dg.Failure("MARKETO_CLIENT_ID and MARKETO_CLIENT_SECRET must be set with MARKETO_BASE_URL")
+            # Before any request: a plain-http URL would carry the client secret in clear, and a malformed one
+            # would only fail after every retry.
+            problem = service_url_problem("MARKETO_BASE_URL", url, plain_http_on_loopback=sandbox_allowed())
+            if problem:
+                raise dg.Failure(problem)
         else:
+            _require_sandbox("MARKETO_BASE_URL")
             from sync_pipelines.sandbox.launcher import ensure_sandbox
 
             sandbox = ensure_sandbox()
@@ -113,6 +128,7 @@ class SalesforceResource(dg.ConfigurableResource):
             )
             url = self.instance_url
         else:
+            _require_sandbox("SALESFORCE_INSTANCE_URL")
             from sync_pipelines.sandbox.launcher import ensure_sandbox
 
             sandbox = ensure_sandbox()
@@ -163,15 +179,27 @@ class ActionsDatabase(dg.ConfigurableResource):
         self._dry_run = False
 
 
+def _require_sandbox(setting: str) -> None:
+    try:
+        require_sandbox(setting)
+    except ConfigurationError as error:
+        raise dg.Failure(str(error)) from None
+
+
 def shared_resources() -> dict[str, dg.ConfigurableResource]:
-    """The resources every domain uses, filled from the environment."""
+    """The resources every domain uses, filled from the environment once its configuration is complete.
+
+    Called when the code location loads: an incomplete or malformed configuration fails there, so
+    `dagster definitions validate` and every run stop at start with one message naming what is wrong.
+    """
+    require_valid_configuration()
     return {
         "marketo": MarketoResource(
             base_url=env_or_none("MARKETO_BASE_URL"),
             client_id=env_or_none("MARKETO_CLIENT_ID"),
             client_secret=env_or_none("MARKETO_CLIENT_SECRET"),
             extract_since=os.environ.get("MARKETO_EXTRACT_SINCE", "2006-01-01"),
-            smart_list_id=int(os.environ["MARKETO_SMART_LIST_ID"]) if os.environ.get("MARKETO_SMART_LIST_ID") else None,
+            smart_list_id=positive_int_setting("MARKETO_SMART_LIST_ID"),
         ),
         "salesforce": SalesforceResource(
             instance_url=env_or_none("SALESFORCE_INSTANCE_URL"),

@@ -4,6 +4,7 @@ import os
 
 import dagster as dg
 
+from sync_pipelines.environment import positive_int_setting
 from sync_pipelines.people.jobs import person_sync_job
 from sync_pipelines.resources import ActionsDatabase
 from sync_pipelines.store.people import person_backlog
@@ -11,7 +12,7 @@ from sync_pipelines.store.people import person_backlog
 # The original product loads a new Actions instance at about 1,000 people per interval; both are
 # configurable from the environment. `make dev` users can load everything at once instead by
 # materializing the people group from the UI (no limit).
-PERSON_BATCH_SIZE = int(os.environ.get("PERSON_BATCH_SIZE", "1000"))
+PERSON_BATCH_SIZE = positive_int_setting("PERSON_BATCH_SIZE", 1000)
 PERSON_BATCH_CRON = os.environ.get("PERSON_BATCH_CRON", "*/2 * * * *")
 
 

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 import tenacity
@@ -130,6 +131,9 @@ class SalesforceClient:
         """
         if not (client_id and client_secret) and not (username and password):
             raise ValueError("give client_id/client_secret or username/password")
+        if urlsplit(instance_url.strip()).scheme != "https":
+            # The token request carries the client secret: refuse before anything is sent.
+            raise ValueError("SALESFORCE_INSTANCE_URL must be an https:// URL (credentials are never sent over plain http)")
         self.instance_url = instance_url.rstrip("/")
         self.api_version = api_version
         self.max_retries = max_retries

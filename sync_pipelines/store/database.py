@@ -33,8 +33,14 @@ def _create_database_if_missing(admin_url: str, database: str) -> None:
 
 
 def actions_database_url(configured: str | None = None) -> str:
-    """The Actions database: the given URL, else `SYNC_DATABASE_URL`, else the embedded server."""
-    return configured or os.environ.get("SYNC_DATABASE_URL") or embedded_database_url(ACTIONS_DATABASE)
+    """The Actions database: the given URL, else `SYNC_DATABASE_URL`, else (sandbox only) the embedded server."""
+    url = configured or os.environ.get("SYNC_DATABASE_URL")
+    if url:
+        return url
+    from sync_pipelines.environment import require_sandbox
+
+    require_sandbox("SYNC_DATABASE_URL")
+    return embedded_database_url(ACTIONS_DATABASE)
 
 
 def dagster_database_url() -> str:
@@ -48,5 +54,10 @@ def dagster_database_url() -> str:
 
 
 def redacted(url: str) -> str:
-    """The URL without its password, for messages."""
-    return psycopg.conninfo.make_conninfo(url, password="***") if "@" in url else url
+    """The URL without its password, for messages; a URL that does not parse is not shown at all."""
+    try:
+        params = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.Error:
+        return "<unparseable URL>"
+    return psycopg.conninfo.make_conninfo(**{**params, "password": "***"}) if "password" in params else \
+        psycopg.conninfo.make_conninfo(**params)
