@@ -1,6 +1,9 @@
 """`make dev`: the Dagster UI and daemon on the local defaults (sandbox services, embedded PostgreSQL).
 
 With real settings exported, the sandbox stays off and the code location asks for every other setting.
+
+Runs `dg dev` (the dg CLI, [tool.dg] in pyproject.toml), which loads the same code location as
+`dagster dev -w workspace.yaml` did, without its supersession warning.
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ def main() -> None:
         sandbox = ensure_sandbox()
         print(f"Sandbox services: {', '.join(f'{k}={v}' for k, v in sandbox.items() if k.endswith('_url'))}")
     os.chdir(PROJECT_ROOT)
-    dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
-    os.execv(dagster, [dagster, "dev", "-w", "workspace.yaml", *sys.argv[1:]])
+    os.environ["VIRTUAL_ENV"] = sys.prefix  # dg compares the active venv with the project's .venv
+    dg = os.path.join(os.path.dirname(sys.executable), "dg")
+    os.execv(dg, [dg, "dev", "--use-active-venv", *sys.argv[1:]])
 
 
 if __name__ == "__main__":

@@ -96,3 +96,23 @@ def test_the_fixed_names_of_the_design_exist():
     assert {"marketo_person_change_sensor", "actions_activity_sensor", "salesforce_task_change_sensor"} <= sensors
     schedules = {schedule.name for schedule in repository.schedule_defs}
     assert {"person_batch_schedule", "person_reconciliation_schedule", "task_sync_schedule"} <= schedules
+
+
+def test_dg_cli_checks_the_project_definitions(tmp_path):
+    """`dg check defs` from the project root ([tool.dg] in pyproject.toml), with a throwaway instance."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    completed = subprocess.run(
+        [str(Path(sys.executable).with_name("dg")), "check", "defs", "--use-active-venv"],
+        cwd=root,
+        env={**os.environ, "DAGSTER_HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert completed.returncode == 0, (completed.stdout + completed.stderr)[-2000:]
+    assert "All definitions loaded successfully" in completed.stdout + completed.stderr
