@@ -5,6 +5,7 @@ from dataclasses import asdict
 
 import dagster as dg
 
+from sync_pipelines import pools
 from sync_pipelines.activities.marketo_delivery import MarketoDelivery, approved_type_ids
 from sync_pipelines.activities.salesforce_delivery import SalesforceDelivery
 from sync_pipelines.activities.settings import ActivitySettings
@@ -38,6 +39,7 @@ actions_sales_activities = dg.AssetSpec(
 
 
 @dg.asset(
+    pool=pools.MARKETO,
     group_name=GROUP,
     kinds={"marketo"},
     owners=OWNERS,
@@ -62,6 +64,7 @@ def marketo_sales_activity_types(
 
 
 @dg.asset(
+    pool=pools.MARKETO,
     group_name=GROUP,
     kinds={"marketo", "postgres"},
     owners=OWNERS,
@@ -105,6 +108,7 @@ def marketo_sales_activities(
 
 
 @dg.asset(
+    pool=pools.SALESFORCE,
     group_name=GROUP,
     kinds={"salesforce", "postgres"},
     owners=OWNERS,

@@ -8,8 +8,6 @@ activity_fanout_job = dg.define_asset_job(
                                        "salesforce_activity_tasks"),
     # One process: the steps are short and hand over through PostgreSQL.
     executor_def=dg.in_process_executor,
-    # deploy/dagster.yaml limits concurrent runs per service with this tag
-    tags={"sync_pipelines/service": "marketo"},
     description=(
         "Delivers every activity not yet delivered: ensures the Marketo types (one call when current), then "
         "Marketo custom activities and Salesforce Tasks/BCC mail. Safe to run at any time, and again."

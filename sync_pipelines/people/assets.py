@@ -8,6 +8,7 @@ from typing import Optional
 import dagster as dg
 import pandas as pd
 
+from sync_pipelines import pools
 from sync_pipelines.people.fields import EXTRACT_FIELDS
 from sync_pipelines.people.transforms import normalize_extract
 from sync_pipelines.quota import stops_cleanly_on_quota
@@ -47,6 +48,7 @@ class ActionsPeopleConfig(dg.Config):
 
 
 @dg.asset(
+    pool=pools.MARKETO,
     group_name="people",
     kinds={"marketo", "pandas", "postgres"},
     owners=OWNERS,

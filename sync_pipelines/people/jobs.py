@@ -8,8 +8,6 @@ person_sync_job = dg.define_asset_job(
     # One process for the three steps: they hand over through PostgreSQL, and a process per step would
     # cost more than the incremental sync itself.
     executor_def=dg.in_process_executor,
-    # deploy/dagster.yaml limits concurrent runs per service with this tag
-    tags={"sync_pipelines/service": "marketo"},
     description=(
         "Marketo -> Actions person sync. Without config: a full extract and compare (initial sync). "
         "With marketo_ids in the config of marketo_person_extract and actions_people: just those people."

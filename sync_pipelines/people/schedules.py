@@ -32,7 +32,7 @@ def person_batch_schedule(context: dg.ScheduleEvaluationContext, actions_db: Act
     tick = context.scheduled_execution_time.isoformat()  # one run per tick; a replayed tick is deduplicated
     batch = {"ops": {"actions_people": {"config": {"new_people_limit": PERSON_BATCH_SIZE}}}}
     if not extracted:
-        return dg.RunRequest(run_key=f"person-batch-{tick}", run_config=batch, tags={"sync_pipelines/service": "marketo"})
+        return dg.RunRequest(run_key=f"person-batch-{tick}", run_config=batch)
     if backlog == 0:
         return dg.SkipReason("Initial sync complete: every owned person is in Actions")
     return dg.RunRequest(
@@ -46,7 +46,6 @@ person_reconciliation_schedule = dg.ScheduleDefinition(
     name="person_reconciliation_schedule",
     job=person_sync_job,
     cron_schedule="0 3 * * *",
-    tags={"sync_pipelines/service": "marketo"},
     description=(
         "Nightly full compare: a full Marketo extract, then every Actions person is recompared with it, "
         "repairing missed changes and edits made outside the sync. The drift found is the inserted, "

@@ -58,7 +58,7 @@ def _run_request(marketo_ids: list[int], run_key: str) -> dg.RunRequest:
     return dg.RunRequest(
         run_key=run_key,
         run_config=incremental_run_config(marketo_ids),
-        tags={"sync_pipelines/trigger": "marketo_change", "sync_pipelines/service": "marketo"},
+        tags={"sync_pipelines/trigger": "marketo_change"},
     )
 
 

@@ -12,6 +12,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from sync_pipelines import pools
 from sync_pipelines.quota import stops_cleanly_on_quota
 from sync_pipelines.resources import ActionsDatabase, SalesforceResource
 from sync_pipelines.store.tasks import (
@@ -76,6 +77,7 @@ def _disabled() -> dg.MaterializeResult:
 
 
 @dg.asset(
+    pool=pools.SALESFORCE,
     group_name="tasks",
     kinds={"salesforce", "postgres"},
     owners=OWNERS,
@@ -166,6 +168,7 @@ def _deletions(pairs: list[tuple[str, datetime]]) -> pd.DataFrame:
 
 
 @dg.asset(
+    pool=pools.SALESFORCE,
     group_name="tasks",
     kinds={"salesforce", "postgres"},
     owners=OWNERS,

@@ -7,8 +7,6 @@ task_sync_job = dg.define_asset_job(
     selection=dg.AssetSelection.groups("tasks"),
     # One process: the three steps hand over through PostgreSQL and are small.
     executor_def=dg.in_process_executor,
-    # deploy/dagster.yaml limits concurrent runs per service with this tag
-    tags={"sync_pipelines/service": "salesforce"},
     description=(
         "Two-way task sync between Actions and Salesforce: read Salesforce changes since the cursor, "
         "reconcile both directions, refresh the Command Center counts. Does nothing while the sync is off."

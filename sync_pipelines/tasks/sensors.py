@@ -56,5 +56,5 @@ def salesforce_task_change_sensor(
     if all(task_id in echoes for task_id, _ in stamps):
         return dg.SensorResult(cursor=newest.isoformat(), skip_reason="Only the sync's own writes changed")
     request = dg.RunRequest(run_key=f"salesforce-tasks-{newest.isoformat()}",
-                            tags={"sync_pipelines/trigger": "salesforce_change", "sync_pipelines/service": "salesforce"})
+                            tags={"sync_pipelines/trigger": "salesforce_change"})
     return dg.SensorResult(run_requests=[request], cursor=newest.isoformat())

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 import dagster as dg
 import pandas as pd
 
+from sync_pipelines import pools
 from sync_pipelines.quota import stops_cleanly_on_quota
 from sync_pipelines.resources import ActionsDatabase, SalesforceResource
 from sync_pipelines.store.unsubscribes import (
@@ -61,6 +62,7 @@ def _cursor_name(sobject: str) -> str:
 
 
 @dg.asset(
+    pool=pools.SALESFORCE,
     group_name="unsubscribes",
     kinds={"salesforce", "pandas", "postgres"},
     owners=OWNERS,

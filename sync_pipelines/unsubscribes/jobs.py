@@ -7,8 +7,6 @@ unsubscribe_sync_job = dg.define_asset_job(
     selection=dg.AssetSelection.groups("unsubscribes"),
     # Both steps are short and hand over through PostgreSQL: one process is cheaper than two.
     executor_def=dg.in_process_executor,
-    # deploy/dagster.yaml limits concurrent runs per service with this tag
-    tags={"sync_pipelines/service": "salesforce"},
     description=(
         "Reconciles email opt-outs between Actions and Salesforce and refreshes Marketo's unsubscribe status "
         "per Actions person (the send check). Writes nothing to Marketo."

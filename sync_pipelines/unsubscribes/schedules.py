@@ -8,7 +8,6 @@ unsubscribe_sync_schedule = dg.ScheduleDefinition(
     name="unsubscribe_sync_schedule",
     job=unsubscribe_sync_job,
     cron_schedule="*/15 * * * *",
-    tags={"sync_pipelines/service": "salesforce"},
     description=(
         "Every 15 minutes: Salesforce opt-out changes reach Actions and Actions opt-outs reach Salesforce, "
         "even when no person sync ran (a Salesforce-only change has no other trigger)."

@@ -9,11 +9,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 from dagster._core.run_coordinator import QueuedRunCoordinator
-from dagster._utils.tags import TagConcurrencyLimitsCounter  # what the daemon's dequeuer counts with
 
+from sync_pipelines.definitions import defs
 from sync_pipelines.paths import PROJECT_ROOT
-
-SERVICE_TAG = "sync_pipelines/service"
 
 
 @pytest.fixture
@@ -29,26 +27,25 @@ def test_production_instance_stores_runs_in_postgres(production_instance):
     assert type(production_instance.run_storage).__name__ == "PostgresRunStorage"
     assert type(production_instance.event_log_storage).__name__ == "PostgresEventLogStorage"
     assert type(production_instance.schedule_storage).__name__ == "PostgresScheduleStorage"
-    run = add_run(production_instance, dg.DagsterRunStatus.NOT_STARTED, "marketo")
-    assert production_instance.get_run_by_id(run.run_id).tags[SERVICE_TAG] == "marketo"
+    run = add_run(production_instance, dg.DagsterRunStatus.NOT_STARTED)
+    assert production_instance.get_run_by_id(run.run_id).job_name == "person_sync_job"
 
 
-def test_production_instance_queues_runs_within_the_service_limits(production_instance):
-    coordinator = production_instance.run_coordinator
-    assert isinstance(coordinator, QueuedRunCoordinator)
-    queue = production_instance.get_concurrency_config().run_queue_config
-    assert {(limit["key"], limit["value"]): limit["limit"] for limit in queue.tag_concurrency_limits} == {
-        (SERVICE_TAG, "marketo"): 2,
-        (SERVICE_TAG, "salesforce"): 2,
+def test_production_instance_limits_the_service_pools(production_instance):
+    assert isinstance(production_instance.run_coordinator, QueuedRunCoordinator)
+    concurrency = production_instance.get_concurrency_config()
+    assert concurrency.run_queue_config.max_concurrent_runs == 8
+    assert not concurrency.run_queue_config.tag_concurrency_limits  # pools replace the run-tag limits
+    assert concurrency.pool_config.pool_granularity.value == "op"
+    assert concurrency.pool_config.default_pool_limit == 2
+    # The steps that call each service are in its pool, so the limit holds however a run is launched.
+    pools = {
+        key.to_user_string(): assets_def.op.pool
+        for assets_def in defs.resolve_asset_graph().assets_defs if assets_def.is_executable
+        for key in assets_def.keys
     }
-
-    # Two Marketo runs in progress: the dequeuer holds back a third, and lets a Salesforce run start.
-    for _ in range(2):
-        add_run(production_instance, dg.DagsterRunStatus.STARTED, "marketo")
-    in_progress = production_instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
-    counter = TagConcurrencyLimitsCounter(list(queue.tag_concurrency_limits), list(in_progress))
-    assert counter.is_blocked(add_run(production_instance, dg.DagsterRunStatus.NOT_STARTED, "marketo"))
-    assert not counter.is_blocked(add_run(production_instance, dg.DagsterRunStatus.NOT_STARTED, "salesforce"))
+    assert pools["marketo_person_extract"] == pools["marketo_sales_activities"] == "marketo"
+    assert pools["salesforce_activity_tasks"] == pools["salesforce_unsubscribes"] == "salesforce"
 
 
 def test_production_instance_retries_and_monitors_runs(production_instance):
@@ -61,8 +58,6 @@ def test_production_instance_retries_and_monitors_runs(production_instance):
     assert not production_instance.telemetry_enabled
 
 
-def add_run(instance: dg.DagsterInstance, status: dg.DagsterRunStatus, service: str) -> dg.DagsterRun:
-    """Record a run of person_sync_job bound to `service` in the instance's run storage."""
-    return instance.add_run(
-        dg.DagsterRun(job_name="person_sync_job", run_id=str(uuid.uuid4()), status=status, tags={SERVICE_TAG: service})
-    )
+def add_run(instance: dg.DagsterInstance, status: dg.DagsterRunStatus) -> dg.DagsterRun:
+    """Record a run of person_sync_job in the instance's run storage."""
+    return instance.add_run(dg.DagsterRun(job_name="person_sync_job", run_id=str(uuid.uuid4()), status=status))

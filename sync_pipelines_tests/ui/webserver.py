@@ -22,7 +22,7 @@ from sqlalchemy.engine import URL
 
 from sync_pipelines.paths import PROJECT_ROOT
 
-START_TIMEOUT_SECONDS = 60.0
+START_TIMEOUT_SECONDS = 180.0  # the code server imports pandas, pyarrow and dagster: slow on a busy machine
 
 # Runs start at once (no queue, so no daemon); the rest mirrors the project's dagster.yaml.
 TEST_INSTANCE_YAML = """\
@@ -36,6 +36,10 @@ run_coordinator:
 run_launcher:
   module: dagster.core.launcher
   class: DefaultRunLauncher
+concurrency:
+  pools:
+    granularity: op
+    default_limit: 2
 telemetry:
   enabled: false
 """
@@ -142,6 +146,35 @@ class DagsterWebserver:
         if body.get("errors"):
             raise RuntimeError(f"GraphQL errors: {body['errors']}")
         return body["data"]
+
+    def launch_assets(self, *asset_names: str, tags: dict[str, str] | None = None) -> str:
+        """Launch a materialization of these assets as the UI's Materialize button does; return the run id."""
+        selection = ", ".join(f'{{path: ["{name}"]}}' for name in asset_names)
+        run_tags = ", ".join(f'{{key: "{key}", value: "{value}"}}' for key, value in (tags or {}).items())
+        result = self.graphql(
+            f"""mutation {{
+              launchRun(executionParams: {{
+                selector: {{repositoryLocationName: "sync_pipelines", repositoryName: "__repository__",
+                            jobName: "__ASSET_JOB", assetSelection: [{selection}]}},
+                runConfigData: "{{}}", mode: "default", executionMetadata: {{tags: [{run_tags}]}}
+              }}) {{
+                __typename
+                ... on LaunchRunSuccess {{ run {{ runId }} }}
+                ... on PythonError {{ message }}
+                ... on RunConfigValidationInvalid {{ errors {{ message }} }}
+              }}
+            }}"""
+        )["launchRun"]
+        if result["__typename"] != "LaunchRunSuccess":
+            raise RuntimeError(f"launch failed: {result}")
+        return result["run"]["runId"]
+
+    def run(self, run_id: str) -> dict:
+        """One run: status, tags and the start and end time of each step."""
+        return self.graphql(
+            f"""query {{ runOrError(runId: "{run_id}") {{ __typename ... on Run {{
+                 runId status tags {{ key value }} stepStats {{ stepKey status startTime endTime }} }} }} }}"""
+        )["runOrError"]
 
     def runs(self) -> list[dict]:
         """The latest runs, newest first: runId, status, jobName, assetSelection."""
