@@ -36,7 +36,9 @@ class CustomActivitiesApi:
     # --- types ----------------------------------------------------------------------------------
 
     def list_types(self) -> list[dict]:
-        """Every custom type (live version, or the draft when never approved) with its `status`."""
+        """Every custom type (live version, or the draft when never approved) with its `status`.
+
+        The documented answer carries no `attributes`: read those with `describe_type`."""
         return list(self._api.get("/rest/v1/activities/external/types.json", {}).get("result") or [])
 
     def describe_type(self, api_name: str, *, draft: bool = False) -> dict:

@@ -119,6 +119,7 @@ async def _api(sandbox: MarketoSandbox, exports: BulkLeadExports, handler: Handl
     call = await _read_call(request)
     try:
         sandbox.authorize(request.headers.get("authorization"))
+        sandbox.log_call(request.method, request.url.path)
         with sandbox.admit(request.url.path):
             if request.method == "POST" and request.url.path.startswith("/rest/") and \
                     (call.get("_method") or "").upper() != "GET" and \

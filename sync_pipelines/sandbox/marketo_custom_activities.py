@@ -66,8 +66,13 @@ class CustomActivityTypes:
             return self._json(entry, version)
 
     def list(self) -> list[dict]:
+        """The types list as the docs' example answers it: each type without its `attributes`
+        (only describe.json gives those)."""
         with self._lock:
-            return [self._json(entry, entry["live"] or entry["draft"]) for entry in self._types.values()]
+            listed = [self._json(entry, entry["live"] or entry["draft"]) for entry in self._types.values()]
+        for entry in listed:
+            entry.pop("attributes", None)
+        return listed
 
     def standard_json(self) -> list[dict]:
         """Approved types in the shape of /activities/types.json (which does not flag custom types)."""

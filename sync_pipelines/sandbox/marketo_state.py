@@ -107,6 +107,8 @@ class MarketoSandbox:
         self._usage = _Usage()
         self.api_calls = 0
         self.calls_by_path: collections.Counter[str] = collections.Counter()
+        # (HTTP method, path) of every API call, in order: tests tell reads from writes with it.
+        self.call_log: list[tuple[str, str]] = []
         from .marketo_custom_activities import CustomActivityTypes  # imported here: it imports this module
         self.custom_activity_types = CustomActivityTypes()
 
@@ -322,6 +324,10 @@ class MarketoSandbox:
         """
         with self.lock:
             self._faults.append(_InjectedFault(str(code), int(count), path_prefix))
+
+    def log_call(self, method: str, path: str) -> None:
+        with self.lock:
+            self.call_log.append((method, path))
 
     @contextmanager
     def admit(self, path: str) -> Iterator[None]:
