@@ -11,7 +11,7 @@ from aiosmtpd.controller import Controller
 from sync_pipelines.activities.bcc import message_id
 from sync_pipelines.activities.sandbox_activity import seed_activity_log
 from sync_pipelines.activities.settings import ActivitySettings
-from sync_pipelines_tests.activities.helpers import fan_out, logged, salesforce_tasks_by_activity, states, sync_people
+from sync_pipelines_tests.activities.helpers import fan_out, log_activity, logged, salesforce_tasks_by_activity, states, sync_people
 
 
 class Inbox:
@@ -107,3 +107,36 @@ def test_people_without_a_salesforce_id_are_skipped_and_counted(marketo_sandbox,
     assert metadata["salesforce_activity_tasks"]["skipped_no_salesforce_id"] >= 1
     assert states(database_url, "salesforce")[activity] == ("skipped", "no Salesforce lead or contact id")
     assert states(database_url, "marketo")[activity][0] == "delivered"  # Marketo still gets it
+
+
+def test_bcc_subject_round_trips_byte_exact_and_a_missing_subject_stays_empty(
+    marketo_sandbox, salesforce_sandbox, database_url, smtp_server
+):
+    inbox, port = smtp_server
+    sync_people(marketo_sandbox, database_url)
+    # 1,200 characters of Japanese with single and double spaces, a tab, and spaces at both ends:
+    # the places where header folding used to lose a space.
+    words = ["見積もり", "ご確認", "お願い", "いたします。", "来週の", "打ち合わせ", "について", "ＡＢＣ社様"]
+    japanese = " " + "".join(words[i % len(words)] + ("  " if i % 7 == 0 else "\t" if i % 11 == 0 else " ")
+                             for i in range(400))
+    japanese = japanese[:1199] + " "
+    assert len(japanese) == 1200
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        seed_activity_log(conn, 1, seed=3)  # the sellers
+        person = conn.execute("SELECT marketo_id FROM actions_person WHERE salesforce_lead_id IS NOT NULL "
+                              "OR salesforce_contact_id IS NOT NULL ORDER BY marketo_id LIMIT 1").fetchone()[0]
+        long_id = log_activity(conn, person, "Sales Email Sent", email_subject=japanese, email_body="本文です。\n")
+        # No subject at all: the Actions app's contract requires one, so the row is quarantined for
+        # Marketo, but the mail path must never invent the text "nan".
+        empty_id = log_activity(conn, person, "Sales Email Sent", email_subject=None, email_body="x\n")
+        assert conn.execute("SELECT email_subject FROM actions_sales_activity WHERE activity_id = %s",
+                            (empty_id,)).fetchone()[0] is None
+    ok, _ = fan_out(marketo_sandbox, salesforce_sandbox, database_url,
+                    ActivitySettings(email_logging_mode="bcc", log_calls=False, smtp_port=port), raise_on_error=False)
+    subjects = {}
+    for envelope in inbox.envelopes:
+        assert max(len(line) for line in envelope.content.split(b"\r\n")) <= 78  # folded on the wire
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        subjects[int(message["X-Actions-Activity-Id"])] = str(message["Subject"])
+    assert subjects[long_id] == japanese
+    assert subjects[empty_id] == ""
