@@ -33,6 +33,7 @@ from sync_pipelines.store import activities as store
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5  # a record failing transiently this often is quarantined
+MAX_UNANSWERED_IN_A_ROW = 5  # then Marketo is unreachable for now: stop the run (every batch is settled)
 TRANSIENT_RECORD_CODES = frozenset({"604", "606", "608", "611", "615", "713"})
 # Read back from a little before the batch was claimed (Marketo takes whole seconds).
 READ_BACK_MARGIN = timedelta(minutes=5)
@@ -47,6 +48,7 @@ class MarketoDeliveryCounts:
     quarantined: int = 0
     retried: int = 0
     in_doubt_batches: int = 0
+    unanswered_calls: int = 0
     found_on_verify: int = 0
     resent_after_verify: int = 0
 
@@ -86,6 +88,7 @@ class MarketoDelivery:
         self.dry_run = dry_run
         self.counts = MarketoDeliveryCounts()
         self.sample: list[int] = []
+        self._unanswered_in_a_row = 0
 
     def run(self) -> MarketoDeliveryCounts:
         with self.conn.transaction():
@@ -118,13 +121,19 @@ class MarketoDelivery:
         try:
             results = self.client.custom_activities.insert([prepared.payloads[i] for i in ids])
         except InsertInDoubt as exc:
+            # Never sent again blindly: the read-back settles the batch, and only what is missing goes back.
             log.warning("Marketo insert of batch %s unanswered (%s); verifying", batch_id, exc.code)
+            self.counts.unanswered_calls += 1
+            self._unanswered_in_a_row += 1
             self.verify(batch_id)
+            if self._unanswered_in_a_row >= MAX_UNANSWERED_IN_A_ROW:
+                raise
             return
         except MarketoError:
             with self.conn.transaction():  # refused before anything ran: nothing is in doubt
                 store.release(self.conn, store.MARKETO, ids)
             raise
+        self._unanswered_in_a_row = 0
         hooks.reached_after_send(store.MARKETO, batch_id)
         self._record(ids, results)
 

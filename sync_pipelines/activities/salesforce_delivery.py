@@ -4,7 +4,12 @@ API channel, per batch of 200 (one sObject Collections call):
   claim (pending -> sending, committed) -> upsert keyed by Actions_Activity_Id__c -> record.
   An in-doubt batch is verified with one SOQL query on Actions_Activity_Id__c: Tasks found are
   marked delivered, the others go back to pending. (Upsert alone would not make a resend safe:
-  TaskSubtype cannot be updated, so re-upserting an existing email Task is refused.)
+  TaskSubtype cannot be updated, so re-upserting an existing email Task is refused.) So the upsert
+  is never replayed blindly: an unanswered call (dropped connection, timeout, 5xx other than 503)
+  leaves the batch 'sending' and is settled by that query at once; the run goes on with the next
+  batch (and stops after MAX_UNANSWERED_IN_A_ROW unanswered calls in a row). A Task refused for a
+  reason other than a row lock is looked up by its external id before it is quarantined: one that
+  exists (an earlier, unanswered write made it) is delivered.
 Bulk API threshold: collections cost 1 API call per 200 Tasks and answer synchronously per record;
 Bulk API 2.0 costs about 6+ calls per job (create, upload, close, polls, success and failure results)
 and minutes of queueing. It pays off only above ~10,000 Tasks in one run, where collections would
@@ -29,7 +34,7 @@ from sync_pipelines.activities.bcc import bcc_message, message_id, send_bcc, smt
 from sync_pipelines.activities.settings import ActivitySettings
 from sync_pipelines.activities.transforms import EXTERNAL_ID_FIELD, salesforce_tasks
 from sync_pipelines.salesforce.client import COLLECTION_SIZE, RETRYABLE_CODES, SalesforceClient
-from sync_pipelines.salesforce.errors import SalesforceClientError
+from sync_pipelines.salesforce.errors import SalesforceClientError, SalesforceUnanswered
 from sync_pipelines.salesforce.soql import soql_in
 from sync_pipelines.store import activities as store
 
@@ -39,6 +44,7 @@ API_BATCH = COLLECTION_SIZE  # one sObject Collections call per batch
 BCC_BATCH = 50  # messages per SMTP session
 MAX_ATTEMPTS = 5  # a Task still failing with a retryable code after this many runs of its batch is quarantined
 BULK_API_THRESHOLD = 10_000  # documented above; not implemented (collections serve every size here)
+MAX_UNANSWERED_IN_A_ROW = 5  # then the service is unreachable for now: stop the run (every batch is settled)
 
 
 @dataclass
@@ -54,8 +60,10 @@ class SalesforceDeliveryCounts:
     quarantined: int = 0
     retried_later: int = 0
     in_doubt_batches: int = 0
+    unanswered_calls: int = 0
     found_on_verify: int = 0
     resent_after_verify: int = 0
+    refused_but_found: int = 0  # refused on a resend, found by external id: delivered, not quarantined
 
 
 class SalesforceDelivery:
@@ -74,6 +82,7 @@ class SalesforceDelivery:
         self.dry_run = dry_run
         self.counts = SalesforceDeliveryCounts()
         self.sample: list[int] = []
+        self._unanswered_in_a_row = 0
 
     def run(self) -> SalesforceDeliveryCounts:
         with self.conn.transaction():
@@ -112,11 +121,22 @@ class SalesforceDelivery:
                 self.counts.tasks_delivered += store.mark_delivered(self.conn, store.SALESFORCE, dict.fromkeys(ids))
             return
         try:
-            results = self._client().upsert_many("Task", EXTERNAL_ID_FIELD, [prepared.payloads[i] for i in ids])
+            results = self._client().upsert_many("Task", EXTERNAL_ID_FIELD, [prepared.payloads[i] for i in ids],
+                                                  replay_unanswered=False)
+        except SalesforceUnanswered as exc:
+            # The upsert may have run: settle the batch by reading back, never by sending it again.
+            log.warning("Salesforce Task upsert of batch %s unanswered (%s); verifying", batch_id, exc.cause)
+            self.counts.unanswered_calls += 1
+            self._unanswered_in_a_row += 1
+            self.verify(batch_id)
+            if self._unanswered_in_a_row >= MAX_UNANSWERED_IN_A_ROW:
+                raise
+            return
         except SalesforceClientError:
             # Whether the call ran is unknown: settle the batch now, then stop the run.
             self.verify(batch_id)
             raise
+        self._unanswered_in_a_row = 0
         hooks.reached_after_send(store.SALESFORCE, batch_id)
         attempts = store.attempts(self.conn, store.SALESFORCE, ids)
         delivered, quarantined, retry = {}, {}, []
@@ -127,6 +147,13 @@ class SalesforceDelivery:
                 retry.append(activity_id)  # still locked after the client's own retries: claim again
             else:
                 quarantined[activity_id] = f"Salesforce {result.error_code}: {result.message}"
+        # "Already there" in any form (a refused update of a create-only field, a duplicate external id):
+        # a Task that exists under the activity's external id is delivered, whatever the refusal said.
+        existing = self._existing_tasks(list(quarantined))
+        for activity_id in existing:
+            del quarantined[activity_id]
+        delivered.update(existing)
+        self.counts.refused_but_found += len(existing)
         with self.conn.transaction():
             self.counts.tasks_delivered += store.mark_delivered(self.conn, store.SALESFORCE, delivered)
             self.counts.quarantined += store.mark_quarantined(self.conn, store.SALESFORCE, quarantined)
@@ -200,12 +227,7 @@ class SalesforceDelivery:
             return
         api_ids = [int(i) for i, channel in zip(rows["activity_id"], rows["channel"]) if channel == "api"]
         bcc_ids = [int(i) for i, channel in zip(rows["activity_id"], rows["channel"]) if channel == "bcc"]
-        found: dict[int, str] = {}
-        for start in range(0, len(api_ids), API_BATCH):
-            chunk = [str(i) for i in api_ids[start:start + API_BATCH]]
-            soql = f"SELECT Id, {EXTERNAL_ID_FIELD} FROM Task WHERE {EXTERNAL_ID_FIELD} IN {soql_in(chunk)}"
-            for task in self._client().query(soql):
-                found[int(task[EXTERNAL_ID_FIELD])] = task["Id"]
+        found = self._existing_tasks(api_ids)
         missing = [i for i in api_ids if i not in found] + bcc_ids
         with self.conn.transaction():
             store.mark_delivered(self.conn, store.SALESFORCE, found)
@@ -213,6 +235,16 @@ class SalesforceDelivery:
         self.counts.found_on_verify += len(found)
         self.counts.tasks_delivered += len(found)
         self.counts.resent_after_verify += len(missing)
+
+    def _existing_tasks(self, activity_ids: list[int]) -> dict[int, str]:
+        """Activity id -> Task id of the Tasks that exist under these activities' external ids."""
+        found: dict[int, str] = {}
+        for start in range(0, len(activity_ids), API_BATCH):
+            chunk = [str(i) for i in activity_ids[start:start + API_BATCH]]
+            soql = f"SELECT Id, {EXTERNAL_ID_FIELD} FROM Task WHERE {EXTERNAL_ID_FIELD} IN {soql_in(chunk)}"
+            for task in self._client().query(soql):
+                found[int(task[EXTERNAL_ID_FIELD])] = task["Id"]
+        return found
 
     def _client(self) -> SalesforceClient:
         if self.client is None:

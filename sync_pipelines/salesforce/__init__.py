@@ -6,6 +6,7 @@ from sync_pipelines.salesforce.errors import (
     SalesforceClientError,
     SalesforceQuotaExceeded,
     SalesforceRequestError,
+    SalesforceUnanswered,
 )
 from sync_pipelines.salesforce.soql import quote, quote_like, soql_in
 
@@ -16,6 +17,7 @@ __all__ = [
     "SalesforceClientError",
     "SalesforceQuotaExceeded",
     "SalesforceRequestError",
+    "SalesforceUnanswered",
     "quote",
     "quote_like",
     "soql_in",

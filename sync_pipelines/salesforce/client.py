@@ -8,6 +8,9 @@ What it adds to simple-salesforce:
   transient errors (UNABLE_TO_LOCK_ROW, SERVER_UNAVAILABLE, 5xx, connection errors) are retried
   with tenacity (exponential backoff + jitter), REQUEST_LIMIT_EXCEEDED raises
   SalesforceQuotaExceeded at once;
+- writes that must not run twice (creates, and upserts whose replay would be refused) are never
+  replayed after a failure that may have come after the write ran (a dropped connection, a read
+  timeout, a 5xx other than 503): they raise SalesforceUnanswered, and the caller reads back;
 - sObject Collections in chunks of 200 with allOrNone=false, resubmitting only the records that
   failed with a retryable code; permanent per-record errors come back as RecordResult.
 """
@@ -35,6 +38,7 @@ from sync_pipelines.salesforce.errors import (
     SalesforceAuthError,
     SalesforceQuotaExceeded,
     SalesforceRequestError,
+    SalesforceUnanswered,
 )
 
 log = logging.getLogger(__name__)
@@ -82,11 +86,28 @@ def _error_code(error: SalesforceError) -> str | None:
 
 
 def _is_transient(error: BaseException) -> bool:
-    if isinstance(error, (requests.ConnectionError, requests.Timeout)):
+    if isinstance(error, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)):
         return True
     if isinstance(error, SalesforceError):
         return error.status >= 500 or _error_code(error) in RETRYABLE_CODES
     return False
+
+
+def _refused_before_running(error: BaseException) -> bool:
+    """Failures that guarantee the call did not run: the connection was never made, or Salesforce
+    refused it up front (503 SERVER_UNAVAILABLE, a call-level row lock)."""
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    if isinstance(error, SalesforceError):
+        return error.status == 503 or _error_code(error) in RETRYABLE_CODES
+    return False
+
+
+def _maybe_ran(error: BaseException) -> bool:
+    """Failures after which the call may have run: no answer, or a server error other than 503."""
+    if isinstance(error, requests.RequestException):
+        return not isinstance(error, requests.ConnectTimeout)
+    return isinstance(error, SalesforceError) and error.status >= 500 and error.status != 503
 
 
 def _strip_attributes(record: dict[str, Any]) -> dict[str, Any]:
@@ -199,12 +220,17 @@ class SalesforceClient:
 
     # ------------------------------------------------------------ one call, with renewal and retries
 
-    def _call(self, action: Callable[[Salesforce], T], resource: str) -> T:
-        """Run one API call: renew an expired session once, retry transient failures, map errors."""
+    def _call(self, action: Callable[[Salesforce], T], resource: str, *, replay_unanswered: bool = True) -> T:
+        """Run one API call: renew an expired session once, retry transient failures, map errors.
+
+        replay_unanswered=False: retry only failures that guarantee the call did not run; one that
+        may have run raises SalesforceUnanswered at once. Any call still unanswered after its
+        retries raises SalesforceUnanswered too (never a bare requests exception).
+        """
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.max_retries),
             wait=self._wait,
-            retry=tenacity.retry_if_exception(_is_transient),
+            retry=tenacity.retry_if_exception(_is_transient if replay_unanswered else _refused_before_running),
             before_sleep=lambda state: log.warning(
                 "Salesforce %s call failed (%s), retry %d", resource,
                 _describe(state.outcome.exception()) if state.outcome else "?", state.attempt_number),
@@ -212,7 +238,11 @@ class SalesforceClient:
         )
         try:
             return retrying(self._call_once, action)
+        except requests.RequestException as error:
+            raise SalesforceUnanswered(resource, type(error).__name__) from None
         except SalesforceError as error:
+            if _maybe_ran(error):
+                raise SalesforceUnanswered(resource, f"HTTP {error.status}") from None
             if _error_code(error) == "REQUEST_LIMIT_EXCEEDED":
                 raise SalesforceQuotaExceeded(
                     "Salesforce API request limit exceeded (REQUEST_LIMIT_EXCEEDED); "
@@ -296,11 +326,14 @@ class SalesforceClient:
     # ------------------------------------------------------------ sObject Collections
 
     def create_many(self, sobject: str, records: Iterable[dict[str, Any]]) -> list[RecordResult]:
-        """Insert records, 200 per call, allOrNone=false. Results in input order."""
+        """Insert records, 200 per call, allOrNone=false. Results in input order.
+
+        Never replayed after a failure that may have come after the insert ran (a replay would
+        duplicate): raises SalesforceUnanswered instead."""
         def send(chunk: list[dict[str, Any]]) -> list[dict[str, Any]]:
             body = {"allOrNone": False, "records": [{"attributes": {"type": sobject}, **r} for r in chunk]}
             return self._call(lambda sf: sf.restful("composite/sobjects", method="POST", json=body),
-                              "composite create")
+                              "composite create", replay_unanswered=False)
         return self._in_collections(list(records), send)
 
     def update_many(self, sobject: str, records: Iterable[dict[str, Any]]) -> list[RecordResult]:
@@ -311,14 +344,19 @@ class SalesforceClient:
                               "composite update")
         return self._in_collections(list(records), send)
 
-    def upsert_many(self, sobject: str, external_id_field: str,
-                    records: Iterable[dict[str, Any]]) -> list[RecordResult]:
-        """Upsert by an external id field (each record carries it), 200 per call, allOrNone=false."""
+    def upsert_many(self, sobject: str, external_id_field: str, records: Iterable[dict[str, Any]],
+                    *, replay_unanswered: bool = True) -> list[RecordResult]:
+        """Upsert by an external id field (each record carries it), 200 per call, allOrNone=false.
+
+        replay_unanswered=False when a replay would not be the same write (a replay that turns into an
+        update of a field that is settable on create only is refused): an unanswered call then raises
+        SalesforceUnanswered, and the caller reads back by the external id."""
         path = f"composite/sobjects/{sobject}/{external_id_field}"
 
         def send(chunk: list[dict[str, Any]]) -> list[dict[str, Any]]:
             body = {"allOrNone": False, "records": [{"attributes": {"type": sobject}, **r} for r in chunk]}
-            return self._call(lambda sf: sf.restful(path, method="PATCH", json=body), "composite upsert")
+            return self._call(lambda sf: sf.restful(path, method="PATCH", json=body), "composite upsert",
+                              replay_unanswered=replay_unanswered)
         return self._in_collections(list(records), send)
 
     def delete_many(self, ids: Iterable[str]) -> list[RecordResult]:

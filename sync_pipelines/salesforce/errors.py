@@ -24,3 +24,15 @@ class SalesforceRequestError(SalesforceClientError):
         self.status = status
         self.error_code = error_code
         self.resource = resource
+
+
+class SalesforceUnanswered(SalesforceClientError):
+    """No answer reached us (connection dropped, timeout, 5xx other than 503): the call may have run.
+
+    A write that raises this must not be replayed blindly: read back what it wrote first.
+    """
+
+    def __init__(self, resource: str, cause: str):
+        super().__init__(f"Salesforce {resource} call went unanswered ({cause}); it may have run")
+        self.resource = resource
+        self.cause = cause

@@ -21,11 +21,14 @@ from typing import Any
 # Marketo: response-level error codes, "5xx" (an HTML 503 page), "slow" (a delayed answer) and
 # "bulk_export_failed" (an export job that ends Failed). 1029 is the bulk export daily quota, drawn on
 # enqueue only; 607 is the daily API quota.
-MARKETO_FAULTS = frozenset({"601", "602", "604", "606", "607", "615", "1029", "5xx", "slow", "bulk_export_failed"})
+# "lost_reply" (both emulators, see lost_reply.py): a write runs, then the connection drops before its
+# answer; on Marketo it hits custom activity inserts, on Salesforce every write (POST/PATCH/DELETE).
+MARKETO_FAULTS = frozenset({"601", "602", "604", "606", "607", "615", "1029", "5xx", "slow", "bulk_export_failed",
+                            "lost_reply"})
 # Salesforce: call-level errors, plus "partial_collection": one record of a collection refused with
 # UNABLE_TO_LOCK_ROW while the others are written (the rate is per record).
 SALESFORCE_FAULTS = frozenset(
-    {"REQUEST_LIMIT_EXCEEDED", "INVALID_SESSION_ID", "UNABLE_TO_LOCK_ROW", "5xx", "partial_collection"}
+    {"REQUEST_LIMIT_EXCEEDED", "INVALID_SESSION_ID", "UNABLE_TO_LOCK_ROW", "5xx", "partial_collection", "lost_reply"}
 )
 # Faults after which a retry is pointless until the quota comes back: a run must stop cleanly.
 QUOTA_FAULTS = frozenset({"607", "1029", "REQUEST_LIMIT_EXCEEDED"})

@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from . import marketo_custom_activities as custom_activities
 from .faults import FaultPlan
+from .lost_reply import LOST_REPLY, LostReply
 from .marketo_bulk import BulkLeadExports
 from .marketo_fields import (ACTIVITY_TYPE_IDS, ACTIVITY_TYPES, CHANGE_DATA_VALUE,
                              DEFAULT_LEAD_FIELDS, DELETE_LEAD, FIELDS_BY_NAME, FILTER_TYPES,
@@ -130,6 +131,8 @@ async def _api(sandbox: MarketoSandbox, exports: BulkLeadExports, handler: Handl
             if sandbox.draw_fault("slow"):  # a slow answer from the fault plan
                 await asyncio.sleep(sandbox.fault_plan.slow_seconds)
             answer = await run_in_threadpool(handler, sandbox, exports, call)
+            if request.url.path == custom_activities.INSERT_PATH and sandbox.draw_fault(LOST_REPLY):
+                return LostReply()  # the activities were inserted; the answer is lost
     except MarketoError as error:
         # The official description requires `result` in every envelope, failures included.
         return JSONResponse({"requestId": request_id, "success": False, "warnings": [], "result": [],

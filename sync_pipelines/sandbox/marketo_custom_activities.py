@@ -249,3 +249,4 @@ ROUTES = (
     ("/rest/v1/activities/external.json", insert, ["POST"]),
 )
 WRITE_PATH_PREFIX = "/rest/v1/activities/external"
+INSERT_PATH = "/rest/v1/activities/external.json"

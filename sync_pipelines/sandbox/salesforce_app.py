@@ -29,6 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sync_pipelines.sandbox.faults import FaultPlan
+from sync_pipelines.sandbox.lost_reply import LOST_REPLY, LostReply
 from sync_pipelines.sandbox.salesforce_soql import SoqlError
 from sync_pipelines.sandbox.salesforce_state import (
     SalesforceApiError,
@@ -43,6 +44,7 @@ _PREFIX = "/services/data/v{version}"
 _UPSERT_BODY_SINCE = 46.0
 
 Handler = Callable[[Request, SalesforceSandbox], Awaitable[Response]]
+_WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 
 
 async def _json_body(request: Request) -> Any:
@@ -75,6 +77,8 @@ def _api(handler: Handler, *, collection: bool = False) -> Callable[[Request], A
                 raise SalesforceApiError(401, "INVALID_SESSION_ID", "Session expired or invalid")
             sandbox.begin_call(request.url.path, _api_path(request), collection)
             response = await handler(request, sandbox)
+            if request.method in _WRITE_METHODS and sandbox.draw_fault(LOST_REPLY):
+                return LostReply()  # the write ran; its answer is lost
         except SalesforceApiError as error:
             response = JSONResponse(error.body(), status_code=error.status)
         except SoqlError as error:

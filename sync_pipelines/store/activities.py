@@ -36,6 +36,7 @@ _ROWS_SQL = """
     JOIN actions_seller s ON s.seller_id = a.seller_id
     LEFT JOIN actions_person p ON p.marketo_id = a.marketo_id
     WHERE d.destination = %s AND d.batch_id = %s
+      AND d.state = 'sending'  -- rows of the batch already settled (e.g. quarantined) are not re-read
     ORDER BY a.activity_id
 """
 
@@ -191,7 +192,7 @@ def in_doubt_batches(conn: psycopg.Connection, destination: str) -> list[str]:
 
 
 def batch_rows(conn: psycopg.Connection, destination: str, batch_id: str) -> pd.DataFrame:
-    """The activities of a batch with their person and seller (see _ROWS_SQL)."""
+    """The activities of a batch still 'sending', with their person and seller (see _ROWS_SQL)."""
     with conn.cursor() as cursor:
         cursor.execute(_ROWS_SQL, (destination, batch_id))
         columns = [column.name for column in cursor.description]

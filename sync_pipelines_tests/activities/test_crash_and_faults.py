@@ -4,6 +4,7 @@ import psycopg
 
 from sync_pipelines.activities import hooks
 from sync_pipelines.activities.sandbox_activity import seed_activity_log
+from sync_pipelines.sandbox.faults import FaultPlan
 from sync_pipelines_tests.activities.helpers import fan_out, marketo_custom_activities, salesforce_tasks_by_activity, states, sync_people
 from sync_pipelines_tests.activities.test_fanout import _assert_marketo_exactly_once, _assert_salesforce_exactly_once
 
@@ -92,4 +93,49 @@ def test_bad_row_is_quarantined_with_reason_while_the_batch_goes_through(
     assert states(database_url, "marketo")[bad] == (
         "quarantined", "missing email_subject (the primary attribute of Sales Email Opened)")
     assert metadata["marketo_sales_activities"]["delivered"] == 19
+    _assert_marketo_exactly_once(marketo_sandbox, database_url, skip={bad})
+
+
+def test_lost_replies_on_both_sides_are_read_back_never_replayed(marketo_sandbox, salesforce_sandbox, database_url):
+    """The write runs, the answer is lost (connection closed before the body): every such batch is
+    settled by reading back, so each activity exists once on each side and none is quarantined."""
+    _prepare(marketo_sandbox, database_url, 900)
+    marketo_sandbox.sandbox.set_fault_plan(FaultPlan({"lost_reply": 0.5}, seed=3))
+    salesforce_sandbox.sandbox.set_fault_plan(FaultPlan({"lost_reply": 0.5}, seed=4))
+    totals = {"marketo_sales_activities": 0, "salesforce_activity_tasks": 0}
+    for _ in range(6):  # a run stops after 5 unanswered calls in a row; the next one goes on
+        ok, metadata = fan_out(marketo_sandbox, salesforce_sandbox, database_url, raise_on_error=False)
+        for asset in totals:
+            totals[asset] += metadata.get(asset, {}).get("unanswered_calls", 0)
+        if ok and not any(s == "pending" for s, _ in states(database_url, "salesforce").values()):
+            break
+    assert ok
+    assert marketo_sandbox.sandbox.fault_plan.injected["lost_reply"] > 0
+    assert salesforce_sandbox.sandbox.fault_plan.injected["lost_reply"] > 0
+    assert all(count > 0 for count in totals.values()), totals
+    for destination in ("marketo", "salesforce"):
+        assert not any(state in ("quarantined", "sending", "pending")
+                       for state, _ in states(database_url, destination).values())
+    _assert_marketo_exactly_once(marketo_sandbox, database_url)
+    _assert_salesforce_exactly_once(salesforce_sandbox, database_url)
+
+
+def test_verify_rereads_only_rows_still_sending(marketo_sandbox, salesforce_sandbox, database_url):
+    """A batch with a quarantined row whose insert went unanswered: the read-back settles the others and
+    leaves the quarantined row (its attempts and reason) alone."""
+    _prepare(marketo_sandbox, database_url, 20)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        (bad,) = conn.execute(
+            "UPDATE actions_sales_activity SET email_subject = NULL WHERE activity_id = "
+            "(SELECT min(activity_id) FROM actions_sales_activity WHERE activity_type = 'Sales Email Opened') "
+            "RETURNING activity_id").fetchone()
+    marketo_sandbox.sandbox.set_fault_plan(FaultPlan({"lost_reply": 1.0}, max_faults=1))
+    ok, metadata = fan_out(marketo_sandbox, salesforce_sandbox, database_url)
+    assert ok
+    mkto = metadata["marketo_sales_activities"]
+    assert mkto["unanswered_calls"] == 1 and mkto["found_on_verify"] == 19 and mkto["resent_after_verify"] == 0
+    assert states(database_url, "marketo")[bad][0] == "quarantined"
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT attempts FROM activity_delivery WHERE destination = 'marketo' "
+                            "AND activity_id = %s", (bad,)).fetchone()[0] == 1
     _assert_marketo_exactly_once(marketo_sandbox, database_url, skip={bad})
