@@ -78,6 +78,32 @@ def write_activities(conn: psycopg.Connection, activities: pd.DataFrame) -> int:
     return written
 
 
+def log_gaps_between(conn: psycopg.Connection, low: int, high: int) -> list[tuple[int, int]]:
+    """Id ranges in (low, high) with no visible row (`high` is an id seen in the log)."""
+    rows = conn.execute(
+        """
+        SELECT previous + 1, activity_id - 1 FROM (
+            SELECT activity_id, lag(activity_id, 1, %(low)s) OVER (ORDER BY activity_id) AS previous
+            FROM actions_sales_activity WHERE activity_id > %(low)s AND activity_id <= %(high)s) s
+        WHERE activity_id > previous + 1
+        """,
+        {"low": low, "high": high},
+    ).fetchall()
+    return [(int(first), int(last)) for first, last in rows]
+
+
+def ids_in_ranges(conn: psycopg.Connection, ranges: list[tuple[int, int]]) -> set[int]:
+    """The activity ids now visible inside the given inclusive id ranges."""
+    if not ranges:
+        return set()
+    rows = conn.execute(
+        "SELECT a.activity_id FROM unnest(%s::bigint[], %s::bigint[]) AS g (first_id, last_id) "
+        "JOIN actions_sales_activity a ON a.activity_id BETWEEN g.first_id AND g.last_id",
+        ([first for first, _ in ranges], [last for _, last in ranges]),
+    ).fetchall()
+    return {int(row[0]) for row in rows}
+
+
 def log_high_water_mark(conn: psycopg.Connection) -> tuple[int, int]:
     """(highest activity id, activity count) of the log; (0, 0) when empty."""
     high, count = conn.execute("SELECT coalesce(max(activity_id), 0), count(*) FROM actions_sales_activity").fetchone()

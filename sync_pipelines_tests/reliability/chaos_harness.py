@@ -136,6 +136,11 @@ class Scenario:
     """One job under chaos: its changes per round, its run config and its oracle compare."""
 
     job = ""
+    # Faults on top of MARKETO_RATES / SALESFORCE_RATES for this scenario's rounds.
+    extra_rates: tuple[dict[str, float], dict[str, float]] = ({}, {})
+    # After the killed run, run again this many times with the faults still on (until one succeeds),
+    # so that faults hit whole runs too, not only the part before the kill.
+    reruns_under_faults = 0
     # The run is killed this many times (uniform in the range) the first clean run's duration after it starts.
     kill_spread = (0.2, 1.1)
 
@@ -347,6 +352,9 @@ class ActivityScenario(Scenario):
     """
 
     job = "activity_fanout_job"
+    # Lost replies (the write runs, the answer never comes): 10% of Marketo inserts, 30% of Salesforce writes.
+    extra_rates = ({"lost_reply": 0.10}, {"lost_reply": 0.30})
+    reruns_under_faults = 3
     PER_ROUND = 420  # two Marketo inserts (300 each) and one or two Task collections (200 each)
     # Emails and calls are what reach Salesforce: weighted up so that every round sends Tasks.
     TYPE_WEIGHTS = {"Sales Email Sent": 4, "Received Sales Call": 3, "Sales Email Opened": 1, "Sales Email Clicked": 1,
@@ -459,6 +467,8 @@ class ActivityScenario(Scenario):
                 wrong["missing in Salesforce" if not task else "duplicated in Salesforce"] += 1
             elif (task[0]["WhoId"], task[0]["TaskSubtype"]) != (who_id, "Call" if kind == CALL_TASK_TYPE else "Email"):
                 wrong["Salesforce Task on a wrong WhoId or subtype"] += 1
+            if states.get((activity_id, "salesforce"), (None,))[0] == "quarantined" and task:
+                wrong["quarantined for Salesforce while its Task exists"] += 1
         diffs += [f"{what}: {count} activities" for what, count in sorted(wrong.items()) if count]
         diffs += _diff("Marketo activities of unknown activity ids", set(), set(in_marketo) - set(self.expected))
         diffs += _diff("Salesforce Tasks of unknown activity ids", set(), set(tasks) - {str(i) for i in self.expected})
@@ -519,8 +529,9 @@ class World:
         """One round; the run is SIGKILLed `kill_after` x (random in `kill_spread`) seconds after it starts."""
         fig = self.figures
         scenario.mutate(self, rng, round_no)
-        plans = [FaultPlan(MARKETO_RATES, seed=rng.randrange(2**31), slow_seconds=0.3),
-                 FaultPlan(SALESFORCE_RATES, seed=rng.randrange(2**31))]
+        marketo_extra, salesforce_extra = scenario.extra_rates
+        plans = [FaultPlan({**MARKETO_RATES, **marketo_extra}, seed=rng.randrange(2**31), slow_seconds=0.3),
+                 FaultPlan({**SALESFORCE_RATES, **salesforce_extra}, seed=rng.randrange(2**31))]
         self.marketo.sandbox.set_fault_plan(plans[0])
         self.salesforce.sandbox.set_fault_plan(plans[1])
         pid = self.runner.start(scenario.job, scenario.run_config(), {"SYNC_DATABASE_URL": self.database(scenario)})
@@ -532,10 +543,15 @@ class World:
             fig.kills[scenario.job] += 1
         elif code != 0:
             fig.runs_failed_under_faults[scenario.job] += 1
+        for _ in range(scenario.reruns_under_faults if code != 0 else 0):
+            code = self.run_clean(scenario)  # "clean" of kills only: the fault plans are still set
+            if code == 0:
+                break
+            fig.runs_failed_under_faults[scenario.job] += 1
         self.marketo.sandbox.set_fault_plan(None)
         self.salesforce.sandbox.set_fault_plan(None)
-        for plan in plans:
-            fig.faults_injected.update(plan.injected)
+        for service, plan in zip(("marketo", "salesforce"), plans):
+            fig.faults_injected.update({f"{service} {kind}": count for kind, count in plan.injected.items()})
         if self.run_clean(scenario) != 0:
             fig.differences.append(f"{scenario.job} round {round_no}: the rerun without faults failed")
         rows, diffs = scenario.compare(self)
