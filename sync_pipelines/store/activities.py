@@ -15,6 +15,7 @@ from contextlib import contextmanager
 
 import pandas as pd
 import psycopg
+from psycopg import sql
 
 from sync_pipelines.activities.types import CALL_TASK_TYPE, EMAIL_TASK_TYPE
 from sync_pipelines.store.copy import copy_frame
@@ -102,6 +103,26 @@ def ids_in_ranges(conn: psycopg.Connection, ranges: list[tuple[int, int]]) -> se
         ([first for first, _ in ranges], [last for _, last in ranges]),
     ).fetchall()
     return {int(row[0]) for row in rows}
+
+
+def log_activity(conn: psycopg.Connection, activity: Mapping[str, object]) -> int:
+    """Log one activity as the Actions app does; returns its activity_id.
+
+    With a `source_key` (the app's own id of the activity), logging it again returns the first row's
+    id and writes nothing: an app that lost its COMMIT acknowledgement retries safely.
+    """
+    columns = list(activity)
+    inserted = conn.execute(
+        sql.SQL("INSERT INTO actions_sales_activity ({}) VALUES ({}) "
+                "ON CONFLICT (source_key) DO NOTHING RETURNING activity_id").format(
+            sql.SQL(", ").join(map(sql.Identifier, columns)), sql.SQL(", ").join(sql.Placeholder() * len(columns))),
+        [activity[column] for column in columns],
+    ).fetchone()
+    if inserted:
+        return int(inserted[0])
+    (existing,) = conn.execute("SELECT activity_id FROM actions_sales_activity WHERE source_key = %s",
+                               (activity["source_key"],)).fetchone()
+    return int(existing)
 
 
 def log_high_water_mark(conn: psycopg.Connection) -> tuple[int, int]:
