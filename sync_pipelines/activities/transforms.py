@@ -7,10 +7,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 
-from sync_pipelines.activities.types import ACTIVITY_ID_ATTRIBUTE, CALL_TASK_TYPE, TYPES_BY_NAME, AttributeSpec
+from sync_pipelines.activities.types import (
+    ACTIVITY_ID_ATTRIBUTE,
+    CALL_STATUSES,
+    CALL_TASK_TYPE,
+    TYPES_BY_NAME,
+    AttributeSpec,
+)
 
 SUBJECT_MAX = 255  # Task.Subject and Task.CallDisposition hold at most 255 characters
 DESCRIPTION_MAX = 32_000  # Task.Description
@@ -46,6 +53,24 @@ def _utc(moment) -> datetime:
     return stamp.to_pydatetime()
 
 
+def _bad_call_status(row: dict) -> str | None:
+    """Why the row's call_status cannot be logged, or None (blank counts as missing: it is optional)."""
+    status = _value(row, "call_status")
+    if status is None or row["activity_type"] != CALL_TASK_TYPE or status in CALL_STATUSES:
+        return None
+    return f"call_status {status[:40]!r} is not one of {', '.join(CALL_STATUSES)}"
+
+
+def _local_date(moment, time_zone) -> str:
+    """The calendar date of `moment` in the seller's IANA time zone (ValueError for an unknown zone)."""
+    name = time_zone if isinstance(time_zone, str) and time_zone.strip() else "UTC"
+    try:
+        zone = ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown seller time zone {name[:60]!r}") from None
+    return _utc(moment).astimezone(zone).date().isoformat()
+
+
 def marketo_activities(rows: pd.DataFrame, type_ids: dict[str, int]) -> Prepared:
     """Marketo custom activities (POST activities/external.json items) for the rows of a batch.
 
@@ -60,6 +85,9 @@ def marketo_activities(rows: pd.DataFrame, type_ids: dict[str, int]) -> Prepared
         primary = _value(row, spec.primary.column)
         if primary is None:
             prepared.quarantined[activity_id] = f"missing {spec.primary.column} (the primary attribute of {spec.name})"
+            continue
+        if bad := _bad_call_status(row):
+            prepared.quarantined[activity_id] = bad
             continue
         attributes = []
         for attribute in spec.attributes:
@@ -105,6 +133,8 @@ def _clip(text: str | None, limit: int) -> str | None:
 def salesforce_tasks(rows: pd.DataFrame) -> Prepared:
     """Completed Tasks (Email or Call subtype) on the person's Contact, else Lead, keyed by activity id.
 
+    ActivityDate is the day in the seller's time zone (`seller_time_zone`, UTC when absent).
+
     Subject and call disposition are clipped to their 255-character fields (the full text stays in
     Actions and Marketo); the description carries the email text or the call notes.
     """
@@ -115,11 +145,20 @@ def salesforce_tasks(rows: pd.DataFrame) -> Prepared:
         if who_id is None:
             prepared.quarantined[activity_id] = "no Salesforce lead or contact id"
             continue
+        if bad := _bad_call_status(row):
+            prepared.quarantined[activity_id] = bad
+            continue
+        try:
+            # The seller's calendar day: a call at 08:00 in Tokyo is on that day, not on the UTC day before.
+            activity_date = _local_date(row["occurred_at"], row.get("seller_time_zone"))
+        except ValueError as exc:
+            prepared.quarantined[activity_id] = str(exc)
+            continue
         is_call = row["activity_type"] == CALL_TASK_TYPE
         task = {
             EXTERNAL_ID_FIELD: str(activity_id),
             "WhoId": who_id,
-            "ActivityDate": _utc(row["occurred_at"]).date().isoformat(),
+            "ActivityDate": activity_date,
             "Status": "Completed",
             "Priority": "Normal",
             "TaskSubtype": "Call" if is_call else "Email",

@@ -99,3 +99,6 @@ TYPES_BY_API_NAME = {spec.api_name: spec for spec in ACTIVITY_TYPES}
 # The kinds Salesforce receives as Tasks (or BCC mail): the seller's sent emails and calls.
 EMAIL_TASK_TYPE = "Sales Email Sent"
 CALL_TASK_TYPE = "Received Sales Call"
+# The dialer's call statuses (the contract's list). Another value is quarantined, per destination;
+# a blank one counts as missing (call_status is optional).
+CALL_STATUSES = ("completed", "no answer", "cancelled", "failed")

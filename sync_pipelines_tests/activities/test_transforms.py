@@ -53,6 +53,35 @@ def test_salesforce_tasks_for_emails_and_calls():
     assert prepared.quarantined == {7: "no Salesforce lead or contact id"}
 
 
+def test_activity_date_is_the_sellers_local_day():
+    # 23:30 UTC on 30 June is 08:30 on 1 July in Tokyo and still 30 June in Los Angeles.
+    rows = pd.DataFrame([
+        _row(activity_type="Received Sales Call", call_outcome="Connected", seller_time_zone="Asia/Tokyo"),
+        _row(activity_id=6, activity_type="Received Sales Call", call_outcome="Connected",
+             seller_time_zone="America/Los_Angeles"),
+        _row(activity_id=7, activity_type="Received Sales Call", call_outcome="Connected", seller_time_zone=None),
+        _row(activity_id=8, activity_type="Received Sales Call", call_outcome="Connected", seller_time_zone="Mars/Base"),
+    ])
+    prepared = salesforce_tasks(rows)
+    assert {i: p["ActivityDate"] for i, p in prepared.payloads.items()} == {
+        5: "2026-07-01", 6: "2026-06-30", 7: "2026-06-30"}
+    assert prepared.quarantined == {8: "unknown seller time zone 'Mars/Base'"}
+
+
+def test_call_status_outside_the_contract_is_quarantined_in_each_destination_and_blank_counts_as_missing():
+    rows = pd.DataFrame([
+        _row(activity_type="Received Sales Call", call_outcome="Connected", call_status="done"),
+        _row(activity_id=6, activity_type="Received Sales Call", call_outcome="Connected", call_status="  "),
+        _row(activity_id=7, activity_type="Received Sales Call", call_outcome="Connected", call_status="cancelled"),
+    ])
+    reason = "call_status 'done' is not one of completed, no answer, cancelled, failed"
+    for prepared in (marketo_activities(rows, TYPE_IDS), salesforce_tasks(rows)):
+        assert prepared.quarantined == {5: reason}
+        assert set(prepared.payloads) == {6, 7}
+    assert "CallDisposition" not in salesforce_tasks(rows).payloads[6]
+    assert salesforce_tasks(rows).payloads[7]["CallDisposition"] == "cancelled"
+
+
 def test_read_back_matches_only_our_activity_ids():
     activities = [
         {"marketoGUID": "g1", "attributes": [{"name": "Actions Activity ID", "apiName": "actionsActivityId", "value": "5"}]},
