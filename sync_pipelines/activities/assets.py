@@ -2,6 +2,7 @@
 
 import time
 from dataclasses import asdict
+from datetime import datetime, timezone
 
 import dagster as dg
 
@@ -12,6 +13,9 @@ from sync_pipelines.activities.settings import ActivitySettings
 from sync_pipelines.activities.type_setup import ensure_activity_types
 from sync_pipelines.resources import ActionsDatabase, MarketoResource, SalesforceResource
 from sync_pipelines.store import activities as store
+from sync_pipelines.store.settings import effective_settings
+
+ACTIVITY_SETTINGS = ("log_emails", "log_calls", "email_logging_mode")
 
 OWNERS = ["team:data-engineering"]
 GROUP = "activities"
@@ -117,7 +121,8 @@ def marketo_sales_activities(
     description=(
         "Sellers' sent emails and calls delivered once to Salesforce: completed Tasks (Email/Call subtype) on "
         "the person's Contact or Lead, upserted 200 per call by Actions_Activity_Id__c, or, in bcc mode, each "
-        "email mailed to the seller's Email-to-Salesforce address. What is logged follows activity_settings. "
+        "email mailed to the seller's Email-to-Salesforce address. What is logged follows each seller's settings "
+        "as they stood when the activity was logged (org defaults from activity_settings). "
         "People without a Salesforce id are skipped and counted."
     ),
 )
@@ -138,6 +143,8 @@ def salesforce_activity_tasks(
                 raise dg.Failure("Another run is delivering activities to Salesforce; try again when it ends.")
             delivery = SalesforceDelivery(conn, client, activity_settings, dry_run=dry_run)
             counts = delivery.run()
+            seller_settings = effective_settings(conn, datetime.now(timezone.utc), settings=ACTIVITY_SETTINGS,
+                                                 environ=activity_settings.org_defaults())
             totals = store.delivery_counts(conn, store.SALESFORCE)
         calls = client.api_calls
     context.log.info(f"Salesforce delivery: {asdict(counts)}; totals {totals}; {calls} Salesforce calls")
@@ -147,9 +154,11 @@ def salesforce_activity_tasks(
             **asdict(counts),
             "sample_activity_ids": dg.MetadataValue.json(delivery.sample),
             **{f"total_{state}": count for state, count in totals.items()},
-            "email_logging_mode": activity_settings.email_logging_mode,
-            "log_emails": activity_settings.log_emails,
-            "log_calls": activity_settings.log_calls,
+            # The org defaults; each activity follows its seller's settings as of its logged_at.
+            "org_default_email_logging_mode": activity_settings.email_logging_mode,
+            "org_default_log_emails": activity_settings.log_emails,
+            "org_default_log_calls": activity_settings.log_calls,
+            "seller_settings_now": dg.MetadataValue.json(seller_settings),
             "salesforce_api_calls": calls,
             "duration_seconds": round(time.monotonic() - clock, 3),
         }

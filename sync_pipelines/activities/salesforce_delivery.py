@@ -50,6 +50,8 @@ MAX_UNANSWERED_IN_A_ROW = 5  # then the service is unreachable for now: stop the
 @dataclass
 class SalesforceDeliveryCounts:
     pending_new: int = 0
+    pending_api: int = 0  # of pending_new: by the API (calls, and emails of sellers in api mode)
+    pending_bcc: int = 0  # of pending_new: emails of sellers in bcc mode when they logged them
     sent: int = 0  # Tasks in upsert calls plus BCC messages (in a dry run: that would be)
     skipped_no_salesforce_id: int = 0
     skipped_by_settings: int = 0
@@ -86,10 +88,7 @@ class SalesforceDelivery:
 
     def run(self) -> SalesforceDeliveryCounts:
         with self.conn.transaction():
-            enqueued = store.enqueue_salesforce(
-                self.conn, log_emails=self.settings.log_emails, log_calls=self.settings.log_calls,
-                email_mode=self.settings.email_logging_mode,
-            )
+            enqueued = store.enqueue_salesforce(self.conn, self.settings.org_defaults())
         self.counts.pending_new = enqueued.pop("pending")
         for name, value in enqueued.items():
             setattr(self.counts, name, value)

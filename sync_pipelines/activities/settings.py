@@ -16,8 +16,9 @@ class ActivitySettings(dg.ConfigurableResource):
       keyed by Actions_Activity_Id__c); "bcc" mails each email as an RFC 5322 message whose Bcc is
       the seller's Email-to-Salesforce address, and Salesforce files it itself.
     - smtp_*: the relay that "bcc" mode sends through.
-    A setting applies to activities logged after it changed: an email skipped while email logging
-    was off is not sent when it is switched back on.
+    log_emails, log_calls and email_logging_mode here are the org defaults (from the environment
+    variables): an admin's org-wide change or a seller's own change recorded in actions_setting_change
+    overrides them, per activity, as they stood at the activity's logged_at (store/settings.py).
     """
 
     log_emails: bool = Field(default=True, description="Log sellers' sent emails to Salesforce")
@@ -31,6 +32,11 @@ class ActivitySettings(dg.ConfigurableResource):
     smtp_username: str | None = Field(default=None, description="SMTP login (optional)")
     smtp_password: str | None = Field(default=None, description="SMTP password (optional; never logged)")
     smtp_timeout_seconds: float = Field(default=30.0, description="SMTP socket timeout")
+
+    def org_defaults(self) -> dict[str, str]:
+        """The logging settings as the environment defaults of store.settings (variable -> value)."""
+        return {"ACTIVITY_LOG_EMAILS": str(self.log_emails).lower(), "ACTIVITY_LOG_CALLS": str(self.log_calls).lower(),
+                "ACTIVITY_EMAIL_LOGGING_MODE": self.email_logging_mode}
 
 
 def _flag(name: str, default: bool) -> bool:

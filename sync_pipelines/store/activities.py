@@ -19,6 +19,7 @@ from psycopg import sql
 
 from sync_pipelines.activities.types import CALL_TASK_TYPE, EMAIL_TASK_TYPE
 from sync_pipelines.store.copy import copy_frame
+from sync_pipelines.store.settings import setting_sql
 
 MARKETO, SALESFORCE = "marketo", "salesforce"
 _LOCK_NAMESPACE = 0x4AC7  # advisory lock: one delivery run per destination at a time
@@ -31,7 +32,7 @@ _ROWS_SQL = """
            a.campaign_id, a.campaign_name,
            p.salesforce_contact_id, p.salesforce_lead_id, p.email AS person_email,
            s.display_name AS seller_name, s.email AS seller_email, s.salesforce_user_id,
-           s.email_to_salesforce_address, d.channel
+           s.email_to_salesforce_address, s.time_zone AS seller_time_zone, d.channel
     FROM activity_delivery d
     JOIN actions_sales_activity a USING (activity_id)
     JOIN actions_seller s ON s.seller_id = a.seller_id
@@ -148,18 +149,26 @@ def enqueue_marketo(conn: psycopg.Connection) -> int:
     return cursor.rowcount
 
 
-def enqueue_salesforce(conn: psycopg.Connection, *, log_emails: bool, log_calls: bool, email_mode: str) -> dict[str, int]:
+def enqueue_salesforce(conn: psycopg.Connection, org_defaults: Mapping[str, str]) -> dict[str, int]:
     """Give every new activity a Salesforce delivery row: pending (with its channel) or skipped.
 
-    The settings apply when an activity is first seen: an activity skipped while a path was off
-    is not sent later when the path is switched on (it was not meant to be logged when it happened).
+    Settings as of logging time: log_emails, log_calls and email_logging_mode are each resolved for
+    the activity's seller at the activity's `logged_at` (the seller's latest change, else the org's,
+    else `org_defaults`: environment-variable name -> value, the settings' org defaults). An activity
+    skipped while its path was off is not sent when the path is switched on later, and an activity
+    logged while it was on is sent even if it is switched off before the run sees it.
     """
-    rows = conn.execute(
+    def setting(name: str) -> sql.Composable:
+        return setting_sql(name, "a.seller_id", "a.logged_at", environ=org_defaults)
+
+    query = sql.SQL(
         """
         WITH new AS (
             SELECT a.activity_id, a.activity_type,
                    coalesce(p.salesforce_contact_id, p.salesforce_lead_id) AS who_id,
-                   p.marketo_id IS NOT NULL AS in_actions
+                   p.marketo_id IS NOT NULL AS in_actions,
+                   {log_emails} = 'true' AS log_emails, {log_calls} = 'true' AS log_calls,
+                   {email_mode} AS email_mode
             FROM actions_sales_activity a
             LEFT JOIN actions_person p ON p.marketo_id = a.marketo_id
             WHERE NOT EXISTS (SELECT 1 FROM activity_delivery d
@@ -168,12 +177,12 @@ def enqueue_salesforce(conn: psycopg.Connection, *, log_emails: bool, log_calls:
             SELECT activity_id,
                    CASE
                      WHEN activity_type NOT IN (%(email)s, %(call)s) THEN 'not an email or call'
-                     WHEN activity_type = %(email)s AND NOT %(log_emails)s THEN 'email logging is off'
-                     WHEN activity_type = %(call)s AND NOT %(log_calls)s THEN 'call logging is off'
+                     WHEN activity_type = %(email)s AND NOT log_emails THEN 'email logging is off'
+                     WHEN activity_type = %(call)s AND NOT log_calls THEN 'call logging is off'
                      WHEN NOT in_actions THEN 'person not in Actions'
                      WHEN who_id IS NULL THEN 'no Salesforce lead or contact id'
                    END AS skip_reason,
-                   CASE WHEN activity_type = %(email)s THEN %(email_mode)s ELSE 'api' END AS channel
+                   CASE WHEN activity_type = %(email)s THEN email_mode ELSE 'api' END AS channel
             FROM new
         )
         INSERT INTO activity_delivery (activity_id, destination, state, channel, reason)
@@ -182,16 +191,17 @@ def enqueue_salesforce(conn: psycopg.Connection, *, log_emails: bool, log_calls:
                CASE WHEN skip_reason IS NULL THEN channel END, skip_reason
         FROM decided
         ON CONFLICT DO NOTHING
-        RETURNING state, reason
-        """,
-        {"email": EMAIL_TASK_TYPE, "call": CALL_TASK_TYPE, "log_emails": log_emails, "log_calls": log_calls,
-         "email_mode": email_mode},
-    ).fetchall()
-    counts: dict[str, int] = {"pending": 0, "skipped_no_salesforce_id": 0, "skipped_by_settings": 0,
+        RETURNING state, reason, channel
+        """
+    ).format(log_emails=setting("log_emails"), log_calls=setting("log_calls"),
+             email_mode=setting("email_logging_mode"))
+    rows = conn.execute(query, {"email": EMAIL_TASK_TYPE, "call": CALL_TASK_TYPE}).fetchall()
+    counts: dict[str, int] = {"pending": 0, "pending_api": 0, "pending_bcc": 0, "skipped_no_salesforce_id": 0, "skipped_by_settings": 0,
                               "skipped_not_email_or_call": 0, "skipped_person_not_in_actions": 0}
-    for state, reason in rows:
+    for state, reason, channel in rows:
         if state == "pending":
             counts["pending"] += 1
+            counts[f"pending_{channel}"] += 1
         elif reason == "no Salesforce lead or contact id":
             counts["skipped_no_salesforce_id"] += 1
         elif reason == "not an email or call":

@@ -3,6 +3,7 @@
 import email
 import email.policy
 import socket
+from datetime import datetime, timedelta, timezone
 
 import psycopg
 import pytest
@@ -11,6 +12,7 @@ from aiosmtpd.controller import Controller
 from sync_pipelines.activities.bcc import message_id
 from sync_pipelines.activities.sandbox_activity import seed_activity_log
 from sync_pipelines.activities.settings import ActivitySettings
+from sync_pipelines.store.settings import record_setting_change
 from sync_pipelines_tests.activities.helpers import fan_out, log_activity, logged, salesforce_tasks_by_activity, states, sync_people
 
 
@@ -140,3 +142,34 @@ def test_bcc_subject_round_trips_byte_exact_and_a_missing_subject_stays_empty(
         subjects[int(message["X-Actions-Activity-Id"])] = str(message["Subject"])
     assert subjects[long_id] == japanese
     assert subjects[empty_id] == ""
+
+
+def test_each_sellers_logging_settings_as_of_logging_time(marketo_sandbox, salesforce_sandbox, database_url):
+    """One seller turned email logging off, the others keep the org default (on), in one run: only the
+    others' emails reach Salesforce, plus the email the first seller logged before switching it off."""
+    sync_people(marketo_sandbox, database_url)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        seed_activity_log(conn, 80, seed=5)
+        emails = conn.execute("SELECT activity_id, seller_id, marketo_id FROM actions_sales_activity "
+                              "WHERE activity_type = 'Sales Email Sent' ORDER BY activity_id").fetchall()
+        off_seller = emails[0][1]
+        switched_off_at = datetime.now(timezone.utc) - timedelta(hours=1)
+        record_setting_change(conn, "log_emails", False, seller_id=off_seller, changed_at=switched_off_at)
+        # Logged (by the app's clock) while it was still on: it goes, although it is off when the run sees it.
+        earlier = log_activity(conn, emails[0][2], "Sales Email Sent", seller_id=off_seller, email_subject="Before",
+                               logged_at=switched_off_at - timedelta(minutes=5))
+    ok, metadata = fan_out(marketo_sandbox, salesforce_sandbox, database_url)
+    assert ok
+    on_sellers = {seller for _, seller, _ in emails} - {off_seller}
+    assert on_sellers  # the run really has both kinds of seller
+    tasks = salesforce_tasks_by_activity(salesforce_sandbox.sandbox)
+    wanted = {str(i) for i, seller, _ in emails if seller != off_seller} | {str(earlier)}
+    email_tasks = {key for key, found in tasks.items() if found[0]["TaskSubtype"] == "Email"}
+    assert email_tasks == wanted
+    skipped = {i for i, (state, reason) in states(database_url, "salesforce").items()
+               if (state, reason) == ("skipped", "email logging is off")}
+    assert skipped == {i for i, seller, _ in emails if seller == off_seller}
+    sf = metadata["salesforce_activity_tasks"]
+    assert sf["skipped_by_settings"] == len(skipped)
+    assert sf["seller_settings_now"][off_seller]["log_emails"] is False
+    assert all(sf["seller_settings_now"][s]["log_emails"] is True for s in on_sellers)
