@@ -42,6 +42,7 @@ READ_BACK_MARGIN = timedelta(minutes=5)
 @dataclass
 class MarketoDeliveryCounts:
     enqueued: int = 0
+    requeued_after_person_change: int = 0
     batches: int = 0
     sent: int = 0  # activities in insert calls (in a dry run: that would be)
     delivered: int = 0
@@ -92,6 +93,7 @@ class MarketoDelivery:
 
     def run(self) -> MarketoDeliveryCounts:
         with self.conn.transaction():
+            self.counts.requeued_after_person_change = store.requeue_after_person_change(self.conn, store.MARKETO)
             self.counts.enqueued = store.enqueue_marketo(self.conn)
         for batch_id in store.in_doubt_batches(self.conn, store.MARKETO):
             self.verify(batch_id)

@@ -44,6 +44,7 @@ API_BATCH = COLLECTION_SIZE  # one sObject Collections call per batch
 BCC_BATCH = 50  # messages per SMTP session
 MAX_ATTEMPTS = 5  # a Task still failing with a retryable code after this many runs of its batch is quarantined
 BULK_API_THRESHOLD = 10_000  # documented above; not implemented (collections serve every size here)
+CONVERTED_LEAD = "CANNOT_UPDATE_CONVERTED_LEAD"  # the Task named a Lead that was converted
 MAX_UNANSWERED_IN_A_ROW = 5  # then the service is unreachable for now: stop the run (every batch is settled)
 
 
@@ -66,6 +67,8 @@ class SalesforceDeliveryCounts:
     found_on_verify: int = 0
     resent_after_verify: int = 0
     refused_but_found: int = 0  # refused on a resend, found by external id: delivered, not quarantined
+    redirected_to_contact: int = 0  # named a converted Lead: sent again on its ConvertedContactId
+    requeued_after_person_change: int = 0
 
 
 class SalesforceDelivery:
@@ -88,6 +91,7 @@ class SalesforceDelivery:
 
     def run(self) -> SalesforceDeliveryCounts:
         with self.conn.transaction():
+            self.counts.requeued_after_person_change = store.requeue_after_person_change(self.conn, store.SALESFORCE)
             enqueued = store.enqueue_salesforce(self.conn, self.settings.org_defaults())
         self.counts.pending_new = enqueued.pop("pending")
         for name, value in enqueued.items():
@@ -139,13 +143,25 @@ class SalesforceDelivery:
         hooks.reached_after_send(store.SALESFORCE, batch_id)
         attempts = store.attempts(self.conn, store.SALESFORCE, ids)
         delivered, quarantined, retry = {}, {}, []
+        converted: dict[int, str] = {}  # activity id -> the converted Lead it named
         for activity_id, result in zip(ids, results):
             if result.success:
                 delivered[activity_id] = result.id
+            elif result.error_code == CONVERTED_LEAD and attempts[activity_id] < MAX_ATTEMPTS:
+                converted[activity_id] = prepared.payloads[activity_id]["WhoId"]
             elif result.error_code in RETRYABLE_CODES and attempts[activity_id] < MAX_ATTEMPTS:
                 retry.append(activity_id)  # still locked after the client's own retries: claim again
             else:
                 quarantined[activity_id] = f"Salesforce {result.error_code}: {result.message}"
+        if converted:
+            # Logged on the Contact the Lead became: remembered, and sent again in this run.
+            contacts = self._converted_contacts(sorted(set(converted.values())))
+            retry += [i for i, lead in converted.items() if lead in contacts]
+            quarantined.update({i: f"Salesforce {CONVERTED_LEAD}: the converted Lead has no Contact"
+                                for i, lead in converted.items() if lead not in contacts})
+            self.counts.redirected_to_contact += sum(lead in contacts for lead in converted.values())
+            with self.conn.transaction():
+                store.record_converted_leads(self.conn, contacts)
         # "Already there" in any form (a refused update of a create-only field, a duplicate external id):
         # a Task that exists under the activity's external id is delivered, whatever the refusal said.
         existing = self._existing_tasks(list(quarantined))
@@ -234,6 +250,17 @@ class SalesforceDelivery:
         self.counts.found_on_verify += len(found)
         self.counts.tasks_delivered += len(found)
         self.counts.resent_after_verify += len(missing)
+
+    def _converted_contacts(self, lead_ids: list[str]) -> dict[str, str]:
+        """Lead id -> ConvertedContactId for those of the Leads that are converted."""
+        found: dict[str, str] = {}
+        for start in range(0, len(lead_ids), API_BATCH):
+            soql = ("SELECT Id, ConvertedContactId FROM Lead WHERE IsConverted = true AND Id IN "
+                    f"{soql_in(lead_ids[start:start + API_BATCH])}")
+            for lead in self._client().query(soql):
+                if lead.get("ConvertedContactId"):
+                    found[lead["Id"]] = lead["ConvertedContactId"]
+        return found
 
     def _existing_tasks(self, activity_ids: list[int]) -> dict[int, str]:
         """Activity id -> Task id of the Tasks that exist under these activities' external ids."""

@@ -141,7 +141,9 @@ def salesforce_tasks(rows: pd.DataFrame) -> Prepared:
     prepared = Prepared()
     for row in rows.to_dict("records"):  # plain dicts: a Series per row costs more than the work
         activity_id = int(row["activity_id"])
-        who_id = _value(row, "salesforce_contact_id") or _value(row, "salesforce_lead_id")
+        # The Contact, else the Contact a converted Lead became, else the Lead.
+        who_id = (_value(row, "salesforce_contact_id") or _value(row, "converted_contact_id")
+                  or _value(row, "salesforce_lead_id"))
         if who_id is None:
             prepared.quarantined[activity_id] = "no Salesforce lead or contact id"
             continue

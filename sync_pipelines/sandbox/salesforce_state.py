@@ -665,6 +665,22 @@ class SalesforceSandbox:
         """Edit a record as a Salesforce user would (bumps LastModifiedDate and SystemModstamp)."""
         self._modify(sobject, record_id, fields)
 
+    def convert_lead(self, lead_id: str) -> str:
+        """Convert a Lead as a Salesforce user does (Lead Convert): a new Contact with the Lead's name and
+        email, and the Lead marked IsConverted with ConvertedContactId (fields no API call may set).
+        From then on a Task naming the Lead as WhoId is refused with CANNOT_UPDATE_CONVERTED_LEAD."""
+        with self._lock:
+            lead = self._live("Lead", lead_id)
+            contact_id = self._insert("Contact", {name: lead.get(name) for name in ("FirstName", "LastName", "Email")
+                                                  if lead.get(name) is not None})
+            now = self.now()
+            converted = {**lead, "IsConverted": True, "ConvertedContactId": contact_id, "LastModifiedDate": now,
+                         "SystemModstamp": now}
+            self._state.tables["Lead"][_key(lead_id)] = converted
+            self._index("Lead", lead, remove=True)
+            self._index("Lead", converted)
+            return contact_id
+
     def delete(self, sobject: str, record_id: str) -> None:
         """Move a record to the recycle bin (visible to getDeleted for 15 days)."""
         self.delete_record(sobject, record_id)

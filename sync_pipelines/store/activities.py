@@ -30,13 +30,15 @@ _ROWS_SQL = """
            a.email_subject, a.email_body, a.template_name, a.link_clicked, a.bounce_details,
            a.call_outcome, a.call_status, a.call_duration_seconds, a.call_notes,
            a.campaign_id, a.campaign_name,
-           p.salesforce_contact_id, p.salesforce_lead_id, p.email AS person_email,
+           p.salesforce_contact_id, p.salesforce_lead_id, cl.contact_id AS converted_contact_id,
+           p.email AS person_email,
            s.display_name AS seller_name, s.email AS seller_email, s.salesforce_user_id,
            s.email_to_salesforce_address, s.time_zone AS seller_time_zone, d.channel
     FROM activity_delivery d
     JOIN actions_sales_activity a USING (activity_id)
     JOIN actions_seller s ON s.seller_id = a.seller_id
     LEFT JOIN actions_person p ON p.marketo_id = a.marketo_id
+    LEFT JOIN salesforce_converted_lead cl ON cl.lead_id = p.salesforce_lead_id
     WHERE d.destination = %s AND d.batch_id = %s
       AND d.state = 'sending'  -- rows of the batch already settled (e.g. quarantined) are not re-read
     ORDER BY a.activity_id
@@ -211,6 +213,49 @@ def enqueue_salesforce(conn: psycopg.Connection, org_defaults: Mapping[str, str]
         else:
             counts["skipped_by_settings"] += 1
     return counts
+
+
+def requeue_after_person_change(conn: psycopg.Connection, destination: str) -> int:
+    """Give activities held back by their person another chance once the person's data changed.
+
+    A quarantined activity whose person row in Actions changed after it was quarantined goes back to
+    pending (attempts reset); for Salesforce, one skipped because its person was not in Actions or had
+    no Lead/Contact id loses its delivery row, so the next enqueue decides it again (its settings are
+    those of its logged_at, so only the person part of the decision can come out differently).
+    actions_person.last_synced_at moves only when a synced field changed.
+    """
+    requeued = conn.execute(
+        """
+        UPDATE activity_delivery d SET state = 'pending', reason = NULL, batch_id = NULL, attempts = 0,
+               updated_at = now()
+        FROM actions_sales_activity a JOIN actions_person p ON p.marketo_id = a.marketo_id
+        WHERE d.activity_id = a.activity_id AND d.destination = %s AND d.state = 'quarantined'
+          AND p.last_synced_at > d.updated_at
+        """,
+        (destination,),
+    ).rowcount
+    if destination == SALESFORCE:
+        requeued += conn.execute(
+            """
+            DELETE FROM activity_delivery d
+            USING actions_sales_activity a JOIN actions_person p ON p.marketo_id = a.marketo_id
+            WHERE d.activity_id = a.activity_id AND d.destination = 'salesforce' AND d.state = 'skipped'
+              AND d.reason IN ('person not in Actions', 'no Salesforce lead or contact id')
+              AND p.last_synced_at > d.updated_at
+            """
+        ).rowcount
+    return requeued
+
+
+def record_converted_leads(conn: psycopg.Connection, contacts: Mapping[str, str]) -> int:
+    """Remember Lead id -> the Contact it was converted to (Lead.ConvertedContactId)."""
+    for lead_id, contact_id in contacts.items():
+        conn.execute(
+            "INSERT INTO salesforce_converted_lead (lead_id, contact_id) VALUES (%s, %s) "
+            "ON CONFLICT (lead_id) DO UPDATE SET contact_id = excluded.contact_id, found_at = now()",
+            (lead_id, contact_id),
+        )
+    return len(contacts)
 
 
 # --- batches --------------------------------------------------------------------------------------
