@@ -50,7 +50,7 @@ actions_sales_activities = dg.AssetSpec(
     description=(
         "The 8 custom activity types of sales activities in Marketo (Sales Email Sent ... Removed from Sales "
         "Campaign), each with its attributes and an Actions Activity ID attribute, approved. Idempotent: a "
-        "second run only lists the types."
+        "second run only reads: the types list, and each type's describe (the list carries no attributes)."
     ),
 )
 def marketo_sales_activity_types(

@@ -88,7 +88,8 @@ def test_every_activity_arrives_once_with_its_type_and_attributes(marketo_sandbo
     ok, again = fan_out(marketo_sandbox, salesforce_sandbox, database_url)
     assert ok
     assert again["marketo_sales_activity_types"]["types_already_current"] == 8
-    assert again["marketo_sales_activity_types"]["marketo_api_calls"] == 1
+    # Only reads: the types list carries no attributes, so each of the 8 types is described (1 + 8 calls).
+    assert again["marketo_sales_activity_types"]["marketo_api_calls"] == 9
     assert again["marketo_sales_activities"]["delivered"] == 0
     assert again["salesforce_activity_tasks"]["tasks_delivered"] == 0
     _assert_marketo_exactly_once(marketo_sandbox, database_url, skip={unknown})
