@@ -27,13 +27,21 @@ import logging
 import smtplib
 from dataclasses import dataclass
 
+from datetime import datetime
+
+import pandas as pd
 import psycopg
 
 from sync_pipelines.activities import hooks
 from sync_pipelines.activities.bcc import bcc_message, message_id, send_bcc, smtp_connection
 from sync_pipelines.activities.settings import ActivitySettings
 from sync_pipelines.activities.transforms import EXTERNAL_ID_FIELD, salesforce_tasks
-from sync_pipelines.salesforce.client import COLLECTION_SIZE, RETRYABLE_CODES, SalesforceClient
+from sync_pipelines.salesforce.client import (
+    COLLECTION_SIZE,
+    RETRYABLE_CODES,
+    SalesforceClient,
+    parse_salesforce_datetime,
+)
 from sync_pipelines.salesforce.errors import SalesforceClientError, SalesforceUnanswered
 from sync_pipelines.salesforce.soql import soql_in
 from sync_pipelines.store import activities as store
@@ -88,6 +96,7 @@ class SalesforceDelivery:
         self.counts = SalesforceDeliveryCounts()
         self.sample: list[int] = []
         self._unanswered_in_a_row = 0
+        self._context: dict[str, tuple[str | None, str | None]] = {}  # per run: Contact -> (Account, open Opportunity)
 
     def run(self) -> SalesforceDeliveryCounts:
         with self.conn.transaction():
@@ -110,7 +119,7 @@ class SalesforceDelivery:
     # --- API channel --------------------------------------------------------------------------
 
     def send_tasks(self, batch_id: str) -> None:
-        rows = store.batch_rows(self.conn, store.SALESFORCE, batch_id)
+        rows = self._with_what_ids(store.batch_rows(self.conn, store.SALESFORCE, batch_id))
         prepared = salesforce_tasks(rows)
         if prepared.quarantined:
             with self.conn.transaction():
@@ -251,6 +260,41 @@ class SalesforceDelivery:
         self.counts.tasks_delivered += len(found)
         self.counts.resent_after_verify += len(missing)
 
+    def _with_what_ids(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """The batch rows with `what_id`: what each Contact's Task relates to (what_id_rule)."""
+        contacts = [c if isinstance(c, str) and c else (v if isinstance(v, str) and v else None)
+                    for c, v in zip(rows["salesforce_contact_id"], rows["converted_contact_id"])]
+        unknown = sorted({c for c in contacts if c} - set(self._context))
+        if unknown:
+            context = self._contact_context(unknown)
+            self._context.update(context)
+            with self.conn.transaction():
+                store.record_contact_context(self.conn, context)
+        rows = rows.copy()
+        rows["what_id"] = [what_id_rule(*self._context[c]) if c else None for c in contacts]
+        return rows
+
+    def _contact_context(self, contact_ids: list[str]) -> dict[str, tuple[str | None, str | None]]:
+        """Contact id -> (AccountId, newest open Opportunity with a Contact Role for the Contact)."""
+        accounts: dict[str, str | None] = dict.fromkeys(contact_ids)
+        roles: dict[str, set[str]] = {c: set() for c in contact_ids}
+        for start in range(0, len(contact_ids), API_BATCH):
+            chunk = soql_in(contact_ids[start:start + API_BATCH])
+            for contact in self._client().query(f"SELECT Id, AccountId FROM Contact WHERE Id IN {chunk}"):
+                accounts[contact["Id"]] = contact.get("AccountId")
+            for role in self._client().query(
+                    f"SELECT ContactId, OpportunityId FROM OpportunityContactRole WHERE ContactId IN {chunk}"):
+                roles.setdefault(role["ContactId"], set()).add(role["OpportunityId"])
+        opportunity_ids = sorted(set().union(*roles.values())) if roles else []
+        opened: dict[str, tuple[datetime, str]] = {}
+        for start in range(0, len(opportunity_ids), API_BATCH):
+            soql = ("SELECT Id, CreatedDate FROM Opportunity WHERE IsClosed = false AND Id IN "
+                    f"{soql_in(opportunity_ids[start:start + API_BATCH])}")
+            for opportunity in self._client().query(soql):
+                opened[opportunity["Id"]] = (parse_salesforce_datetime(opportunity["CreatedDate"]), opportunity["Id"])
+        newest = {c: max((opened[o] for o in ids if o in opened), default=(None, None))[1] for c, ids in roles.items()}
+        return {c: (accounts.get(c), newest.get(c)) for c in contact_ids}
+
     def _converted_contacts(self, lead_ids: list[str]) -> dict[str, str]:
         """Lead id -> ConvertedContactId for those of the Leads that are converted."""
         found: dict[str, str] = {}
@@ -276,6 +320,12 @@ class SalesforceDelivery:
         if self.client is None:
             raise RuntimeError("a Salesforce client is needed for API-channel deliveries")
         return self.client
+
+
+def what_id_rule(account_id: str | None, open_opportunity_id: str | None) -> str | None:
+    """WhatId of a Contact's Task: the newest open Opportunity (by CreatedDate, then Id) on which the
+    Contact has a Contact Role, else the Contact's Account, else none. A Lead's Task has no WhatId."""
+    return open_opportunity_id or account_id
 
 
 def _smtp_code(exc: smtplib.SMTPException) -> int:

@@ -133,7 +133,8 @@ def _clip(text: str | None, limit: int) -> str | None:
 def salesforce_tasks(rows: pd.DataFrame) -> Prepared:
     """Completed Tasks (Email or Call subtype) on the person's Contact, else Lead, keyed by activity id.
 
-    ActivityDate is the day in the seller's time zone (`seller_time_zone`, UTC when absent).
+    ActivityDate is the day in the seller's time zone (`seller_time_zone`, UTC when absent). A Contact's
+    Task carries `what_id` as WhatId (see salesforce_delivery.what_id_rule).
 
     Subject and call disposition are clipped to their 255-character fields (the full text stays in
     Actions and Marketo); the description carries the email text or the call notes.
@@ -142,8 +143,8 @@ def salesforce_tasks(rows: pd.DataFrame) -> Prepared:
     for row in rows.to_dict("records"):  # plain dicts: a Series per row costs more than the work
         activity_id = int(row["activity_id"])
         # The Contact, else the Contact a converted Lead became, else the Lead.
-        who_id = (_value(row, "salesforce_contact_id") or _value(row, "converted_contact_id")
-                  or _value(row, "salesforce_lead_id"))
+        contact_id = _value(row, "salesforce_contact_id") or _value(row, "converted_contact_id")
+        who_id = contact_id or _value(row, "salesforce_lead_id")
         if who_id is None:
             prepared.quarantined[activity_id] = "no Salesforce lead or contact id"
             continue
@@ -166,6 +167,8 @@ def salesforce_tasks(rows: pd.DataFrame) -> Prepared:
             "TaskSubtype": "Call" if is_call else "Email",
             "Type": "Call" if is_call else "Email",
         }
+        if contact_id and _value(row, "what_id"):
+            task["WhatId"] = row["what_id"]  # a Lead's Task relates to nothing else (no WhatId)
         owner = _value(row, "salesforce_user_id")
         if owner:
             task["OwnerId"] = owner

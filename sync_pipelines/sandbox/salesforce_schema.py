@@ -1,7 +1,9 @@
-"""The objects and fields the Salesforce emulator knows: Lead, Contact, Task, User.
+"""The objects and fields the Salesforce emulator knows: Lead, Contact, Task, User, Account, Opportunity,
+OpportunityContactRole.
 
 Field facts follow the Salesforce Object Reference (see reference/api-notes.md section 10):
-`TaskSubtype` is settable on create only, `IsClosed` follows `Status == "Completed"`,
+`TaskSubtype` is settable on create only, a Task's `IsClosed` follows `Status == "Completed"`, an
+Opportunity's `IsClosed`/`IsWon` follow its `StageName` (Closed Won / Closed Lost),
 `Name` on people is derived, system fields are read-only.
 """
 
@@ -133,13 +135,59 @@ TASK = _object(
     defaults={"Status": "Not Started", "Priority": "Normal", "TaskSubtype": "Task", "IsReminderSet": False},
 )
 
-OBJECTS: dict[str, ObjectSpec] = {spec.name: spec for spec in (LEAD, CONTACT, USER, TASK)}
+ACCOUNT = _object(
+    "Account",
+    "001",
+    [
+        FieldSpec("Name", "string", length=255),
+        FieldSpec("OwnerId", "reference", reference_to=("User",)),
+    ],
+    required=("Name",),
+)
+
+CLOSED_STAGES = ("Closed Won", "Closed Lost")
+OPPORTUNITY = _object(
+    "Opportunity",
+    "006",
+    [
+        FieldSpec("Name", "string", length=120),
+        FieldSpec("AccountId", "reference", reference_to=("Account",)),
+        FieldSpec("StageName", "picklist", nillable=False, picklist=(
+            "Prospecting", "Qualification", "Needs Analysis", "Proposal/Price Quote", "Negotiation/Review",
+            *CLOSED_STAGES), restricted_picklist=True),
+        FieldSpec("CloseDate", "date", nillable=False),
+        FieldSpec("IsClosed", "boolean", nillable=False, createable=False, updateable=False),
+        FieldSpec("IsWon", "boolean", nillable=False, createable=False, updateable=False),
+        FieldSpec("OwnerId", "reference", reference_to=("User",)),
+    ],
+    required=("Name", "StageName", "CloseDate"),
+)
+
+OPPORTUNITY_CONTACT_ROLE = _object(
+    "OpportunityContactRole",
+    "00K",
+    [
+        FieldSpec("OpportunityId", "reference", nillable=False, updateable=False, reference_to=("Opportunity",)),
+        FieldSpec("ContactId", "reference", nillable=False, reference_to=("Contact",)),
+        FieldSpec("Role", "picklist", picklist=("Business User", "Decision Maker", "Economic Buyer",
+                                                 "Evaluator", "Influencer", "Other")),
+        FieldSpec("IsPrimary", "boolean", nillable=False),
+    ],
+    required=("OpportunityId", "ContactId"),
+    defaults={"IsPrimary": False},
+)
+
+OBJECTS: dict[str, ObjectSpec] = {spec.name: spec for spec in (
+    LEAD, CONTACT, USER, TASK, ACCOUNT, OPPORTUNITY, OPPORTUNITY_CONTACT_ROLE)}
 
 
 def derive_fields(sobject: str, record: dict[str, object]) -> None:
     """Recompute the read-only fields that follow other fields."""
     if sobject == "Task":
         record["IsClosed"] = record.get("Status") == "Completed"
+    elif sobject == "Opportunity":
+        record["IsClosed"] = record.get("StageName") in CLOSED_STAGES
+        record["IsWon"] = record.get("StageName") == "Closed Won"
     elif "LastName" in OBJECTS[sobject].fields:
         parts = [record.get("FirstName"), record.get("LastName")]
         record["Name"] = " ".join(str(p) for p in parts if p) or None

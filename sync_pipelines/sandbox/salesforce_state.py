@@ -58,6 +58,9 @@ class SalesforceApiError(Exception):
 # ---------------------------------------------------------------- ids and values
 
 
+_SEEDED_OPPORTUNITY_NUMBERS = 900_000_000  # id numbers of seeded Opportunities and roles (far from the counter's)
+
+
 def salesforce_id(prefix: str, number: int) -> str:
     """An 18-character id: key prefix + base62 counter (15 chars) + the case-safe checksum."""
     body = "".join(_BASE62[(number // 62**i) % 62] for i in reversed(range(10)))
@@ -236,11 +239,39 @@ class SalesforceSandbox:
                 self._put("Lead", lead)
             if person.get("sfdcLeadOwnerId"):
                 owners.add(person["sfdcLeadOwnerId"])
+        self._seed_accounts_and_opportunities(people)
         for number, owner_id in enumerate(sorted(owners), start=1):
             self._put("User", {"Id": owner_id, "FirstName": "Sales", "LastName": f"User {number}",
                                "Username": f"sales.user{number}@sandbox.invalid", "Email": None, "IsActive": True,
                                "IsDeleted": False, "CreatedDate": self.started_at,
                                "LastModifiedDate": self.started_at, "SystemModstamp": self.started_at})
+
+    def _seed_accounts_and_opportunities(self, people: pd.DataFrame) -> None:
+        """An Account for every Contact's AccountId, and Opportunities with Contact Roles. By the
+        Contact's position among Contacts with an Account (sorted by id): 0 mod 6: two open
+        Opportunities (an older and a newer one); 3 mod 6: one open; 1 mod 3: only a closed (won)
+        one; 2 mod 3: none. Their ids come from a range of their own (later records keep theirs)."""
+        contacts = people[people["sfdcContactId"].notna() & people["sfdcAccountId"].notna()]
+        for account_id, company in contacts.groupby("sfdcAccountId")["company"].first().items():
+            self._put("Account", {"Id": account_id, "Name": _clean(company) or "Sandbox Account", "OwnerId": None,
+                                  "IsDeleted": False, "CreatedDate": self.started_at,
+                                  "LastModifiedDate": self.started_at, "SystemModstamp": self.started_at})
+        numbers = itertools.count(_SEEDED_OPPORTUNITY_NUMBERS)
+        ordered = contacts.sort_values("sfdcContactId")
+        for position, (contact_id, account_id) in enumerate(zip(ordered["sfdcContactId"], ordered["sfdcAccountId"])):
+            stages = {0: ["Qualification", "Proposal/Price Quote"], 3: ["Negotiation/Review"]}.get(
+                position % 6, ["Closed Won"] if position % 3 == 1 else [])
+            for age, stage in enumerate(reversed(stages)):  # the last stage listed is the newest
+                created = self.started_at - timedelta(days=30 * (age + 1) + position % 7)
+                opportunity_id = salesforce_id("006", next(numbers))
+                self._put("Opportunity", {
+                    "Id": opportunity_id, "Name": f"Sandbox deal {opportunity_id[-6:]}", "AccountId": account_id,
+                    "StageName": stage, "CloseDate": (created + timedelta(days=90)).date(), "OwnerId": None,
+                    "IsDeleted": False, "CreatedDate": created, "LastModifiedDate": created, "SystemModstamp": created})
+                self._put("OpportunityContactRole", {
+                    "Id": salesforce_id("00K", next(numbers)), "OpportunityId": opportunity_id,
+                    "ContactId": contact_id, "Role": "Decision Maker", "IsPrimary": True, "IsDeleted": False,
+                    "CreatedDate": created, "LastModifiedDate": created, "SystemModstamp": created})
 
     def _put(self, sobject: str, record: dict[str, Any]) -> None:
         derive_fields(sobject, record)

@@ -247,6 +247,21 @@ def requeue_after_person_change(conn: psycopg.Connection, destination: str) -> i
     return requeued
 
 
+def record_contact_context(conn: psycopg.Connection, context: Mapping[str, tuple[str | None, str | None]]) -> int:
+    """Store Contact id -> (Account id, newest open Opportunity id with a role) as read from Salesforce."""
+    if not context:
+        return 0
+    contact_ids = list(context)
+    conn.execute(
+        "INSERT INTO salesforce_contact_context (contact_id, account_id, open_opportunity_id) "
+        "SELECT * FROM unnest(%s::text[], %s::text[], %s::text[]) "
+        "ON CONFLICT (contact_id) DO UPDATE SET account_id = excluded.account_id, "
+        "open_opportunity_id = excluded.open_opportunity_id, looked_up_at = now()",
+        (contact_ids, [context[c][0] for c in contact_ids], [context[c][1] for c in contact_ids]),
+    )
+    return len(contact_ids)
+
+
 def record_converted_leads(conn: psycopg.Connection, contacts: Mapping[str, str]) -> int:
     """Remember Lead id -> the Contact it was converted to (Lead.ConvertedContactId)."""
     for lead_id, contact_id in contacts.items():

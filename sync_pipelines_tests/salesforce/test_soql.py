@@ -59,7 +59,7 @@ def test_operators():
     ("SELECT Id FROM Task LIMIT x", "MALFORMED_QUERY"),
     ("SELECT Nope FROM Task", "INVALID_FIELD"),
     ("SELECT Id FROM Task WHERE IsClosed = 'yes'", "INVALID_FIELD"),
-    ("SELECT Id FROM Opportunity", "INVALID_TYPE"),
+    ("SELECT Id FROM Case", "INVALID_TYPE"),
 ])
 def test_refused_queries(soql, code):
     with pytest.raises(SoqlError) as raised:
