@@ -279,11 +279,11 @@ class SalesforceDelivery:
         accounts: dict[str, str | None] = dict.fromkeys(contact_ids)
         roles: dict[str, set[str]] = {c: set() for c in contact_ids}
         for start in range(0, len(contact_ids), API_BATCH):
-            chunk = soql_in(contact_ids[start:start + API_BATCH])
-            for contact in self._client().query(f"SELECT Id, AccountId FROM Contact WHERE Id IN {chunk}"):
+            chunk = contact_ids[start:start + API_BATCH]
+            for contact in self._client().query(f"SELECT Id, AccountId FROM Contact WHERE Id IN {soql_in(chunk)}"):
                 accounts[contact["Id"]] = contact.get("AccountId")
             for role in self._client().query(
-                    f"SELECT ContactId, OpportunityId FROM OpportunityContactRole WHERE ContactId IN {chunk}"):
+                    f"SELECT ContactId, OpportunityId FROM OpportunityContactRole WHERE ContactId IN {soql_in(chunk)}"):
                 roles.setdefault(role["ContactId"], set()).add(role["OpportunityId"])
         opportunity_ids = sorted(set().union(*roles.values())) if roles else []
         opened: dict[str, tuple[datetime, str]] = {}
