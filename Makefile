@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export DAGSTER_HOME := $(CURDIR)/.sync_data/dagster_home
 
-.PHONY: install test demo dev sandbox bench clean
+.PHONY: install test demo dev sandbox migrate bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
@@ -26,6 +26,10 @@ dev: install
 
 sandbox: install
 	$(PY) -m sync_pipelines.sandbox
+
+# Once per deployment (SYNC_DATABASE_URL, else the embedded server); nothing else migrates a deployed database.
+migrate: install
+	$(PY) -m sync_pipelines.store.migrate
 
 clean:
 	rm -rf $(VENV) .sync_data

@@ -18,6 +18,7 @@ import psycopg
 
 from sync_pipelines.resources import MarketoResource
 from sync_pipelines.sandbox.seed import SANDBOX_CREATED_FROM
+from sync_pipelines.store.migrate import migrate_url
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -63,13 +64,15 @@ def sandbox_marketo(sandbox: dict, *, smart_list_id: int | None = 1, calls_per_w
 
 @contextmanager
 def fresh_database():
-    """A new database on SYNC_BENCH_ADMIN_URL (default: the local server), dropped afterwards."""
+    """A new, migrated database on SYNC_BENCH_ADMIN_URL (default: the local server), dropped afterwards."""
     admin = os.environ.get("SYNC_BENCH_ADMIN_URL", LOCAL_SERVER)
     name = f"sync_bench_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield psycopg.conninfo.make_conninfo(admin, dbname=name)
+        url = psycopg.conninfo.make_conninfo(admin, dbname=name)
+        migrate_url(url)
+        yield url
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

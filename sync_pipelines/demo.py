@@ -12,6 +12,7 @@ import time
 import dagster as dg
 
 from sync_pipelines.local import prepare_dagster_home, select_sandbox_unless_configured
+from sync_pipelines.store.migrate import migrate_embedded_database
 
 
 def _metadata(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, object]]:
@@ -26,6 +27,7 @@ def main() -> int:
     started = time.monotonic()
     select_sandbox_unless_configured()
     prepare_dagster_home()
+    migrate_embedded_database()
     from sync_pipelines.definitions import defs  # after the environment is prepared
 
     with dg.DagsterInstance.get() as instance:

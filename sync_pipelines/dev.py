@@ -13,13 +13,16 @@ import sys
 
 from sync_pipelines.environment import SANDBOX
 from sync_pipelines.local import prepare_dagster_home, select_sandbox_unless_configured
+from sync_pipelines.store.migrate import migrate_embedded_database
 from sync_pipelines.sandbox.launcher import ensure_sandbox
 from sync_pipelines.paths import PROJECT_ROOT
 
 
 def main() -> None:
     prepare_dagster_home()
-    if select_sandbox_unless_configured() == SANDBOX and not (
+    environment = select_sandbox_unless_configured()
+    migrate_embedded_database()
+    if environment == SANDBOX and not (
             os.environ.get("MARKETO_BASE_URL") and os.environ.get("SALESFORCE_INSTANCE_URL")):
         sandbox = ensure_sandbox()
         print(f"Sandbox services: {', '.join(f'{k}={v}' for k, v in sandbox.items() if k.endswith('_url'))}")

@@ -32,6 +32,7 @@ import pandas as pd
 import psycopg
 
 from sync_pipelines import store
+from sync_pipelines.store.migrate import migrate_url
 from sync_pipelines.activities.sandbox_activity import sellers_for_owners
 from sync_pipelines.activities.types import CALL_TASK_TYPE, EMAIL_TASK_TYPE, TYPES_BY_NAME
 from sync_pipelines.sandbox.faults import FaultPlan
@@ -511,7 +512,7 @@ class World:
                 admin.execute(f'CREATE DATABASE "{name}"')
             self.stack.callback(self._drop, name)
             url = psycopg.conninfo.make_conninfo(self.admin_url, dbname=name)
-            store.connect(url).close()  # migrate
+            migrate_url(url)
             self._databases[scenario.job] = url
         return self._databases[scenario.job]
 
