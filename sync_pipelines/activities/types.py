@@ -7,6 +7,10 @@ Marketo allows 10 custom types and 20 secondary attributes per type; we use 8 ty
 
 from dataclasses import dataclass
 
+# The kinds Salesforce receives as Tasks (or BCC mail): the seller's sent emails and calls. Defined with
+# the activity log's SQL in the store, which may not import this domain; re-exported here.
+from sync_pipelines.store.activities import CALL_TASK_TYPE, EMAIL_TASK_TYPE  # noqa: F401
+
 # The namespace prefix Adobe recommends for custom type API names.
 API_NAME_PREFIX = "actions"
 ACTIVITY_ID_ATTRIBUTE = "actionsActivityId"
@@ -94,11 +98,6 @@ ACTIVITY_TYPES: tuple[ActivityTypeSpec, ...] = (
           "Was Removed from Sales Campaign", CAMPAIGN_NAME, *_COMMON, CAMPAIGN_ID),
 )
 TYPES_BY_NAME = {spec.name: spec for spec in ACTIVITY_TYPES}
-TYPES_BY_API_NAME = {spec.api_name: spec for spec in ACTIVITY_TYPES}
-
-# The kinds Salesforce receives as Tasks (or BCC mail): the seller's sent emails and calls.
-EMAIL_TASK_TYPE = "Sales Email Sent"
-CALL_TASK_TYPE = "Received Sales Call"
 # The dialer's call statuses (the contract's list). Another value is quarantined, per destination;
 # a blank one counts as missing (call_status is optional).
 CALL_STATUSES = ("completed", "no answer", "cancelled", "failed")

@@ -30,7 +30,8 @@ from .marketo_fields import (ACTIVITY_TYPE_IDS, ACTIVITY_TYPES, CHANGE_DATA_VALU
                              DEFAULT_LEAD_FIELDS, DELETE_LEAD, FIELDS_BY_NAME, FILTER_TYPES,
                              LEAD_FIELDS, NEW_LEAD, format_timestamp, lead_records,
                              parse_timestamp)
-from .marketo_state import InjectedServerError, MarketoError, MarketoSandbox, ids_array
+from .marketo_errors import InjectedServerError, MarketoError
+from .marketo_state import MarketoSandbox, ids_array
 
 MAX_BATCH = 300
 MAX_FILTER_VALUES = 300

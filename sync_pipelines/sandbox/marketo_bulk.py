@@ -24,7 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .marketo_fields import FIELDS_BY_NAME, format_timestamp, parse_timestamp
-from .marketo_state import MarketoError, MarketoSandbox
+from .marketo_errors import MarketoError
+from .marketo_state import MarketoSandbox
 
 # The sandbox's smart lists: id -> name. 2 holds the people a deployment syncs (a Lead or Contact Owner).
 SMART_LISTS = {1: "All People", 2: "Sales-owned People"}

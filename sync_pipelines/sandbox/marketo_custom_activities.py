@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .marketo_fields import format_timestamp, parse_timestamp
-from .marketo_state import MarketoError
+from .marketo_errors import MarketoError
 
 if TYPE_CHECKING:
     from .marketo_app import ApiCall

@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 
 from .faults import MARKETO_FAULT_MESSAGES, FaultPlan, marketo_kinds_for
+from .marketo_custom_activities import CustomActivityTypes
+from .marketo_errors import InjectedServerError, MarketoError
 from .marketo_fields import (CHANGE_DATA_VALUE, DELETE_LEAD, FIELDS_BY_NAME, MERGE_LEADS,
                              NEW_LEAD, coerce_value, to_change_text)
 from .seed import SANDBOX_SEED, SANDBOX_SIZE, generate_people
@@ -51,19 +53,6 @@ class MarketoSandboxConfig:
     bulk_daily_export_bytes: int = 500 * 1024 * 1024
     # Sandbox-only: extra delay inside every counted API call (slow answers; keeps calls in flight).
     latency_seconds: float = 0.0
-
-
-class MarketoError(Exception):
-    """A Marketo error answered in the standard envelope (HTTP 200, success false)."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(f"{code} {message}")
-        self.code = code
-        self.message = message
-
-
-class InjectedServerError(Exception):
-    """An injected '5xx' fault: the app answers HTTP 503 with an HTML page, like a real outage."""
 
 
 @dataclass
@@ -109,7 +98,6 @@ class MarketoSandbox:
         self.calls_by_path: collections.Counter[str] = collections.Counter()
         # (HTTP method, path) of every API call, in order: tests tell reads from writes with it.
         self.call_log: list[tuple[str, str]] = []
-        from .marketo_custom_activities import CustomActivityTypes  # imported here: it imports this module
         self.custom_activity_types = CustomActivityTypes()
 
     # ----- time -------------------------------------------------------------------------------

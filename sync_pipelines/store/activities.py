@@ -17,11 +17,14 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
-from sync_pipelines.activities.types import CALL_TASK_TYPE, EMAIL_TASK_TYPE
 from sync_pipelines.store.copy import copy_frame
 from sync_pipelines.store.settings import setting_sql
 
 MARKETO, SALESFORCE = "marketo", "salesforce"
+# The log's activity_type values that Salesforce receives as Tasks (emails and calls). Defined here, with
+# the table, because the store may not import the activities domain; activities.types re-exports them.
+EMAIL_TASK_TYPE = "Sales Email Sent"
+CALL_TASK_TYPE = "Received Sales Call"
 _LOCK_NAMESPACE = 0x4AC7  # advisory lock: one delivery run per destination at a time
 
 # What a delivery step needs about an activity: the log row, its person and its seller.
