@@ -8,7 +8,7 @@ export DAGSTER_HOME := $(CURDIR)/.sync_data/dagster_home
 $(VENV)/.installed: pyproject.toml
 	python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip uv
-	$(VENV)/bin/uv pip install -q --python $(PY) -e ".[test]"
+	$(VENV)/bin/uv pip install -q --python $(PY) -e ".[sandbox,test]"
 	touch $@
 
 # No .env is generated (the dagster CLI would let it override exported variables); remove an old one.

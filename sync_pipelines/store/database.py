@@ -17,7 +17,13 @@ DAGSTER_DATABASE = "dagster"
 
 def embedded_database_url(database: str) -> str:
     """Start (or reuse) the embedded server and return a URL for `database`, creating it if missing."""
-    import pgserver  # imported lazily: only the embedded path needs it
+    try:
+        import pgserver  # imported lazily: only the embedded path needs it (the `sandbox` extra)
+    except ModuleNotFoundError:
+        raise RuntimeError(
+            "no database URL is set and the embedded PostgreSQL is not installed (it comes with the "
+            "`sandbox` extra: pip install '.[sandbox]'); in production set SYNC_DATABASE_URL and DAGSTER_POSTGRES_URL"
+        ) from None
 
     data_dir().mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(data_dir() / "pg", cleanup_mode=None)
