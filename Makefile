@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export DAGSTER_HOME := $(CURDIR)/.sync_data/dagster_home
 
-.PHONY: install test demo dev sandbox migrate bench clean
+.PHONY: install test screenshots demo dev sandbox stop migrate bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
@@ -18,18 +18,27 @@ install: $(VENV)/.installed
 test: install
 	SYNC_ENV=sandbox $(PY) -m pytest -q
 
+# The README's pictures: the UI test, writing into docs/screenshots/ (`make test` writes to .sync_data/).
+screenshots: install
+	SYNC_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest -q -n 0 sync_pipelines_tests/ui/test_ui_end_to_end.py
+
 demo: install
 	$(PY) -m sync_pipelines.demo
 
 dev: install
 	$(PY) -m sync_pipelines.dev
 
+# Serves the emulators in the foreground, or shows the running ones (from make demo/dev) and exits.
 sandbox: install
 	$(PY) -m sync_pipelines.sandbox
+
+# Stops what make demo, make dev and make sandbox leave running: the sandbox and the embedded PostgreSQL.
+stop:
+	@if [ -x $(PY) ]; then $(PY) -m sync_pipelines.stop; else echo "nothing to stop: no $(VENV) yet"; fi
 
 # Once per deployment (SYNC_DATABASE_URL, else the embedded server); nothing else migrates a deployed database.
 migrate: install
 	$(PY) -m sync_pipelines.store.migrate
 
-clean:
+clean: stop
 	rm -rf $(VENV) .sync_data

@@ -1,7 +1,9 @@
-"""Run the sandbox emulators standalone: `python -m sync_pipelines.sandbox [--size N] ...`.
+"""Run the sandbox emulators standalone: `python -m sync_pipelines.sandbox [--size N] ...` (`make sandbox`).
 
 Serves on loopback until SIGINT/SIGTERM and records how to reach the services in
-`<data-dir>/sandbox.json` (read by launcher.ensure_sandbox and by the demo's resources).
+`<data-dir>/sandbox.json` (read by launcher.ensure_sandbox and by the demo's resources). When a sandbox of
+the same size and seed already answers there (started by `make demo`, `make dev` or an earlier
+`make sandbox`), it prints that one's addresses and exits: sandbox.json is left as it is.
 """
 
 from __future__ import annotations
@@ -16,19 +18,21 @@ from pathlib import Path
 
 from sync_pipelines.paths import data_dir
 
+from .admin import admin_help
+from .launcher import INFO_FILE, running_sandbox
 from .marketo_state import MarketoSandboxConfig
 from .salesforce_app import serve_salesforce
 from .salesforce_state import SalesforceSandboxConfig
 from .seed import SANDBOX_SEED, SANDBOX_SIZE
 from .servers import serve_marketo
 
-INFO_FILE = "sandbox.json"
-
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options of the standalone sandbox."""
-    parser = argparse.ArgumentParser(prog="python -m sync_pipelines.sandbox",
-                                     description="Serve the Marketo (and Salesforce) emulators.")
+    parser = argparse.ArgumentParser(
+        prog="python -m sync_pipelines.sandbox", description="Serve the Marketo and Salesforce emulators "
+        "(or show the running ones). Stop them with Ctrl-C, SIGTERM or `make stop`.",
+        epilog=admin_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=SANDBOX_SIZE, help="number of seeded people")
     parser.add_argument("--seed", type=int, default=SANDBOX_SEED, help="seed of the people data")
     parser.add_argument("--port", type=int, default=0, help="Marketo port (0 = any free port)")
@@ -74,24 +78,36 @@ def write_info(data_dir: Path, info: dict) -> Path:
     return path
 
 
+def print_banner(info: dict, path: Path) -> None:
+    """Where the services listen, their sandbox-only credentials, and the admin endpoints."""
+    print(f"Marketo sandbox: {info['marketo_url']}  ({info['size']} people, seed {info['seed']})")
+    print(f"  client id: {info['marketo_client_id']}  client secret: "
+          f"{info['marketo_client_secret']}  (sandbox-only credentials)")
+    print(f"Salesforce sandbox: {info['salesforce_url']}  (CA bundle {info['salesforce_ca_bundle']})")
+    print(f"  client id: {info['salesforce_client_id']}  client secret: {info['salesforce_client_secret']}")
+    print(f"Recorded in {path}.")
+    print(admin_help(), flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Serve until SIGINT/SIGTERM, then remove sandbox.json if it is still ours."""
     args = parse_args(argv)
+    running = running_sandbox(Path(args.data_dir))
+    if running is not None:
+        if (running.get("size"), running.get("seed")) != (args.size, args.seed):
+            raise SystemExit(f"a sandbox with {running.get('size')} people (seed {running.get('seed')}) already "
+                             f"serves from {args.data_dir} (pid {running['pid']}): stop it first with `make stop`")
+        print(f"A sandbox already runs (pid {running['pid']}); reusing it. Stop it with `make stop`.")
+        print_banner(running, Path(args.data_dir) / INFO_FILE)
+        return
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     with ExitStack() as stack:
         info = start_services(args, stack)
         path = write_info(Path(args.data_dir), info)
-        print(f"Marketo sandbox: {info['marketo_url']}  ({args.size} people, seed {args.seed})")
-        print(f"  client id: {info['marketo_client_id']}  client secret: "
-              f"{info['marketo_client_secret']}  (sandbox-only credentials)")
-        print(f"Salesforce sandbox: {info['salesforce_url']}  (CA bundle {info['salesforce_ca_bundle']})")
-        print(f"  client id: {info['salesforce_client_id']}  client secret: {info['salesforce_client_secret']}")
-        print("  Marketo admin: POST /sandbox/leads, PATCH|DELETE /sandbox/leads/{id}, "
-              "POST /sandbox/leads/merge, POST /sandbox/tokens/expire, POST /sandbox/errors, "
-              "GET /sandbox/stats")
-        print(f"  written to {path}; stop with Ctrl-C or SIGTERM", flush=True)
+        print_banner(info, path)
+        print("Stop with Ctrl-C or SIGTERM.", flush=True)
         stop.wait()
         try:
             if json.loads(path.read_text()).get("pid") == os.getpid():

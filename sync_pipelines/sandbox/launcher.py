@@ -19,9 +19,9 @@ from filelock import FileLock
 
 from sync_pipelines.paths import data_dir as default_data_dir
 
-from .__main__ import INFO_FILE
 from .seed import SANDBOX_SEED, SANDBOX_SIZE
 
+INFO_FILE = "sandbox.json"
 START_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 10.0
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -42,6 +42,12 @@ def ensure_sandbox(data_dir: str | Path | None = None, size: int = SANDBOX_SIZE,
                 return info
             _stop(info, directory)
         return _start(directory, size, seed)
+
+
+def running_sandbox(data_dir: str | Path | None = None) -> dict | None:
+    """The sandbox.json of a sandbox that answers from `data_dir`, else None (nothing is started)."""
+    info = _read_info(Path(data_dir) if data_dir else default_data_dir())
+    return info if info is not None and _answers(info) else None
 
 
 def stop_sandbox(data_dir: str | Path | None = None) -> None:

@@ -8,6 +8,9 @@ every process of the project on this machine (pgserver reuses a running instance
 from __future__ import annotations
 
 import os
+import signal
+import time
+
 import psycopg
 
 from sync_pipelines.paths import data_dir
@@ -29,6 +32,26 @@ def embedded_database_url(database: str) -> str:
     server = pgserver.get_server(data_dir() / "pg", cleanup_mode=None)
     _create_database_if_missing(server.get_uri("postgres"), database)
     return server.get_uri(database)
+
+
+def stop_embedded_server(timeout_seconds: float = 30.0) -> bool:
+    """Stop the embedded server under .sync_data/pg if it runs; True when one was stopped.
+
+    SIGINT is PostgreSQL's fast shutdown: open transactions roll back, the data stays consistent.
+    """
+    try:
+        pid = int((data_dir() / "pg" / "postmaster.pid").read_text().split()[0])
+        os.kill(pid, signal.SIGINT)
+    except (OSError, ValueError, IndexError):
+        return False  # no pid file, or its process is gone: nothing runs
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    raise RuntimeError(f"the embedded PostgreSQL (pid {pid}) did not stop within {timeout_seconds:.0f} s")
 
 
 def _create_database_if_missing(admin_url: str, database: str) -> None:

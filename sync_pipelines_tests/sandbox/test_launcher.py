@@ -41,3 +41,21 @@ def test_ensure_sandbox_starts_then_reuses(data_dir, tmp_path):
     stop_sandbox(data_dir)
     assert not (tmp_path / "sandbox.json").exists()
     assert not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
+
+
+def test_a_second_make_sandbox_reuses_the_running_one_and_leaves_sandbox_json(data_dir, tmp_path, capsys):
+    from sync_pipelines.sandbox.__main__ import main
+
+    info = ensure_sandbox(data_dir, size=200, seed=3)
+    recorded = (tmp_path / "sandbox.json").read_bytes()
+    stat = (tmp_path / "sandbox.json").stat()
+    main(["--data-dir", data_dir, "--size", "200", "--seed", "3"])  # returns instead of serving
+    printed = capsys.readouterr().out
+    assert f"already runs (pid {info['pid']})" in printed and info["marketo_url"] in printed
+    assert "POST /sandbox/leads/merge" in printed  # the admin endpoints, with their bodies
+    assert (tmp_path / "sandbox.json").read_bytes() == recorded
+    assert (tmp_path / "sandbox.json").stat().st_mtime_ns == stat.st_mtime_ns
+
+    with pytest.raises(SystemExit, match="already serves .* stop it first with `make stop`"):
+        main(["--data-dir", data_dir, "--size", "300", "--seed", "3"])
+    assert (tmp_path / "sandbox.json").read_bytes() == recorded
