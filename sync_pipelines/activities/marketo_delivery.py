@@ -22,7 +22,7 @@ import dagster as dg
 import pandas as pd
 import psycopg
 
-from sync_pipelines.activities import hooks
+from sync_pipelines.activities import crash_injection
 from sync_pipelines.activities.transforms import delivered_in_read_back, marketo_activities
 from sync_pipelines.activities.types import ACTIVITY_TYPES
 from sync_pipelines.marketo.client import MarketoClient
@@ -136,7 +136,7 @@ class MarketoDelivery:
                 store.release(self.conn, store.MARKETO, ids)
             raise
         self._unanswered_in_a_row = 0
-        hooks.reached_after_send(store.MARKETO, batch_id)
+        crash_injection.reached_after_send(store.MARKETO, batch_id)
         self._record(ids, results)
 
     def _record(self, ids: list[int], results: list[dict]) -> None:

@@ -32,7 +32,7 @@ from datetime import datetime
 import pandas as pd
 import psycopg
 
-from sync_pipelines.activities import hooks
+from sync_pipelines.activities import crash_injection
 from sync_pipelines.activities.bcc import bcc_message, message_id, send_bcc, smtp_connection
 from sync_pipelines.activities.settings import ActivitySettings
 from sync_pipelines.activities.transforms import EXTERNAL_ID_FIELD, salesforce_tasks
@@ -51,7 +51,6 @@ log = logging.getLogger(__name__)
 API_BATCH = COLLECTION_SIZE  # one sObject Collections call per batch
 BCC_BATCH = 50  # messages per SMTP session
 MAX_ATTEMPTS = 5  # a Task still failing with a retryable code after this many runs of its batch is quarantined
-BULK_API_THRESHOLD = 10_000  # documented above; not implemented (collections serve every size here)
 CONVERTED_LEAD = "CANNOT_UPDATE_CONVERTED_LEAD"  # the Task named a Lead that was converted
 MAX_UNANSWERED_IN_A_ROW = 5  # then the service is unreachable for now: stop the run (every batch is settled)
 
@@ -149,7 +148,7 @@ class SalesforceDelivery:
             self.verify(batch_id)
             raise
         self._unanswered_in_a_row = 0
-        hooks.reached_after_send(store.SALESFORCE, batch_id)
+        crash_injection.reached_after_send(store.SALESFORCE, batch_id)
         attempts = store.attempts(self.conn, store.SALESFORCE, ids)
         delivered, quarantined, retry = {}, {}, []
         converted: dict[int, str] = {}  # activity id -> the converted Lead it named
@@ -222,7 +221,7 @@ class SalesforceDelivery:
                                 self.conn, store.SALESFORCE, {activity_id: f"SMTP refused: {_smtp_code(exc)}"})
                         sent.append(activity_id)
                         continue
-                    hooks.reached_after_send(store.SALESFORCE, batch_id)
+                    crash_injection.reached_after_send(store.SALESFORCE, batch_id)
                     with self.conn.transaction():
                         store.mark_delivered(self.conn, store.SALESFORCE, {activity_id: message_id(activity_id)})
                     self.counts.emails_mailed += 1

@@ -8,7 +8,7 @@ from sync_pipelines.salesforce.errors import (
     SalesforceRequestError,
     SalesforceUnanswered,
 )
-from sync_pipelines.salesforce.soql import quote, quote_like, soql_in
+from sync_pipelines.salesforce.soql import quote, soql_in
 
 __all__ = [
     "RecordResult",
@@ -19,6 +19,5 @@ __all__ = [
     "SalesforceRequestError",
     "SalesforceUnanswered",
     "quote",
-    "quote_like",
     "soql_in",
 ]

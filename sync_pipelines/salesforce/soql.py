@@ -1,7 +1,7 @@
 """Build SOQL safely: every value the project puts in a query goes through `quote` or `soql_in`.
 
 Escaping follows Salesforce's "Quoted String Escape Sequences": backslash first, then quotes and
-control characters. LIKE wildcards are escaped only by `quote_like`.
+control characters. Nothing here builds LIKE patterns: the sync has no use for them.
 """
 
 from __future__ import annotations
@@ -50,11 +50,6 @@ def quote(value: SoqlValue) -> str:
     if isinstance(value, str):
         return f"'{_escape(value)}'"
     raise TypeError(f"cannot put a {type(value).__name__} into SOQL")
-
-
-def quote_like(text: str) -> str:
-    """A LIKE pattern literal matching `text` literally (its % and _ are escaped)."""
-    return "'" + _escape(text).replace("%", "\\%").replace("_", "\\_") + "'"
 
 
 def soql_in(values: Iterable[SoqlValue]) -> str:

@@ -26,6 +26,7 @@ MARKETO, SALESFORCE = "marketo", "salesforce"
 EMAIL_TASK_TYPE = "Sales Email Sent"
 CALL_TASK_TYPE = "Received Sales Call"
 _LOCK_NAMESPACE = 0x4AC7  # advisory lock: one delivery run per destination at a time
+_LOCK_KEYS = {MARKETO: 1, SALESFORCE: 2}  # the lock's second key, per destination
 
 # What a delivery step needs about an activity: the log row, its person and its seller.
 _ROWS_SQL = """
@@ -51,17 +52,13 @@ _ROWS_SQL = """
 @contextmanager
 def delivery_lock(conn: psycopg.Connection, destination: str) -> Iterator[bool]:
     """Hold the delivery lock of `destination` (yields False when another run holds it)."""
-    key = hash_destination(destination)
+    key = _LOCK_KEYS[destination]
     (acquired,) = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (_LOCK_NAMESPACE, key)).fetchone()
     try:
         yield acquired
     finally:
         if acquired:
             conn.execute("SELECT pg_advisory_unlock(%s, %s)", (_LOCK_NAMESPACE, key))
-
-
-def hash_destination(destination: str) -> int:
-    return {MARKETO: 1, SALESFORCE: 2}[destination]
 
 
 # --- the log (written by the Actions app; the sandbox generator writes it too) -----------------

@@ -2,7 +2,7 @@
 
 import psycopg
 
-from sync_pipelines.activities import hooks
+from sync_pipelines.activities import crash_injection
 from sync_pipelines.activities.sandbox_activity import seed_activity_log
 from sync_pipelines.sandbox.faults import FaultPlan
 from sync_pipelines_tests.activities.helpers import fan_out, marketo_custom_activities, salesforce_tasks_by_activity, states, sync_people
@@ -25,7 +25,7 @@ def test_crash_between_send_and_commit_then_rerun(marketo_sandbox, salesforce_sa
     def crash(destination: str, batch_id: str) -> None:
         raise Crash(f"{destination} {batch_id}")
 
-    monkeypatch.setattr(hooks, "after_send", crash)
+    monkeypatch.setattr(crash_injection, "after_send", crash)
     ok, _ = fan_out(marketo_sandbox, salesforce_sandbox, database_url, raise_on_error=False)
     assert not ok
     # The first batch reached both services but is recorded as in doubt, not as delivered or pending.
@@ -35,7 +35,7 @@ def test_crash_between_send_and_commit_then_rerun(marketo_sandbox, salesforce_sa
     assert in_salesforce > 0
     assert {s for s, _ in states(database_url, "salesforce").values()} >= {"sending"}
 
-    monkeypatch.setattr(hooks, "after_send", hooks._nothing)
+    monkeypatch.setattr(crash_injection, "after_send", crash_injection._nothing)
     ok, metadata = fan_out(marketo_sandbox, salesforce_sandbox, database_url)
     assert ok
     assert metadata["marketo_sales_activities"]["found_on_verify"] == 300
@@ -66,7 +66,7 @@ def test_unanswered_insert_rate_limit_expired_session_and_row_locks(
         if destination == "salesforce":
             salesforce.expire_sessions()
 
-    monkeypatch.setattr(hooks, "after_send", expire_salesforce_session)
+    monkeypatch.setattr(crash_injection, "after_send", expire_salesforce_session)
     ok, metadata = fan_out(marketo_sandbox, salesforce_sandbox, database_url)
     assert ok
     mkto, sf = metadata["marketo_sales_activities"], metadata["salesforce_activity_tasks"]

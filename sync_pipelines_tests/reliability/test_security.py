@@ -82,7 +82,7 @@ def test_event_log_run_config_and_output_hold_no_personal_data_or_credentials(da
 
 # ---------------------------------------------------------------- SOQL is built only with soql.quote / soql_in
 
-SAFE_CALLS = {"quote", "soql_in", "quote_like"}
+SAFE_CALLS = {"quote", "soql_in"}
 
 
 def _is_safe(node: ast.expr) -> bool:

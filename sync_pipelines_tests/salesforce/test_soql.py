@@ -6,7 +6,7 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from sync_pipelines.salesforce import quote, quote_like, soql_in
+from sync_pipelines.salesforce import quote, soql_in
 from sync_pipelines.sandbox.salesforce_soql import SoqlError, compile_query, matches
 
 OBJECTS = {"Task": {"Id": "id", "Subject": "string", "IsClosed": "boolean", "ActivityDate": "date",
@@ -24,7 +24,6 @@ def test_quote_escapes_every_special_character():
     assert soql_in(["a", "b'c"]) == "('a','b\\'c')"
     with pytest.raises(ValueError):
         soql_in([])
-    assert quote_like("100%_x") == "'100\\%\\_x'"
 
 
 @pytest.mark.parametrize("value", ['O\'Brien "x" \\ y', "multi\nline\ttab", "100%_", "日本語 😀", "\\'"])

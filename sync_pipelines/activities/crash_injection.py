@@ -1,6 +1,6 @@
-"""A seam between "the destination answered" and "the answer is committed".
+"""Crash injection for tests: a seam between "the destination answered" and "the answer is committed".
 
-Production never sets it. Tests replace `after_send` with a function that raises, to prove that a
+Not a Dagster hook. Production never sets it. Tests replace `after_send` with a function that raises, to prove that a
 crash at the worst moment (the remote side has the data, our database does not know) followed by a
 rerun gives no duplicate and no gap.
 """
