@@ -1,8 +1,10 @@
-"""A production install (`pip install .`, without the `sandbox` extra) still loads the code location."""
+"""A production install (`pip install .`, without the `sandbox` extra) still loads the code location,
+configured for production."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tomllib
@@ -18,6 +20,19 @@ IMPORT_NAMES = {
     "pgserver": "pgserver", "starlette": "starlette", "uvicorn": "uvicorn", "faker": "faker",
     "trustme": "trustme", "filelock": "filelock", "psutil": "psutil",
 }
+
+# A complete production configuration (nothing is contacted: loading the definitions only reads it).
+PRODUCTION_SETTINGS = {
+    "SYNC_ENV": "production",
+    "MARKETO_BASE_URL": "https://123-ABC-456.mktorest.com",
+    "MARKETO_CLIENT_ID": "packaging-test-id",
+    "MARKETO_CLIENT_SECRET": "packaging-test-secret",
+    "SALESFORCE_INSTANCE_URL": "https://packaging-test.my.salesforce.com",
+    "SALESFORCE_CLIENT_ID": "packaging-test-id",
+    "SALESFORCE_CLIENT_SECRET": "packaging-test-secret",
+    "SYNC_DATABASE_URL": "postgresql://sync@actions-db.invalid/actions",
+}
+_SYNC_PREFIXES = ("MARKETO_", "SALESFORCE_", "SYNC_", "PERSON_", "TASK_", "ACTIVITY_", "DAGSTER_")
 
 # Loads the definitions with the sandbox's libraries made unimportable, as in an image built without them.
 _LOAD_WITHOUT = r"""
@@ -82,9 +97,11 @@ def test_the_definitions_load_without_the_sandbox_extra():
     missing_in_production = [name for name in sandbox_extra() if name not in runtime_closure()]
     assert {"pgserver", "faker", "trustme"} <= set(missing_in_production)
     blocked = [IMPORT_NAMES[name] for name in missing_in_production]
+    environment = {name: value for name, value in os.environ.items() if not name.startswith(_SYNC_PREFIXES)}
+    environment.update(PRODUCTION_SETTINGS)
     result = subprocess.run(
         [sys.executable, "-c", _LOAD_WITHOUT, json.dumps(blocked)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=300, env=environment,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
