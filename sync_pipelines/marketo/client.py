@@ -174,10 +174,6 @@ class MarketoClient:
             for records, next_token in self._activity_pages("/rest/v1/activities.json", token, params):
                 yield ActivityPage(records, next_token)
 
-    def activity_types(self) -> list[dict]:
-        """All activity types: `{id, name, description, primaryAttribute, attributes}`."""
-        return list(self._api.get("/rest/v1/activities/types.json", {}).get("result") or [])
-
     def _activity_pages(self, path: str, token: str, params: dict[str, Any]) -> Iterator[tuple[list[dict], str]]:
         """Follow `nextPageToken` while `moreResult` is true, even past short or empty pages."""
         while True:

@@ -281,34 +281,7 @@ class SalesforceClient:
                 return
             page = self._call(lambda sf: sf.query_more(next_url, identifier_is_url=True), "query")
 
-    # ------------------------------------------------------------ single records
-
-    def get(self, sobject: str, record_id: str) -> dict[str, Any] | None:
-        """One record by id (None when it does not exist or was deleted)."""
-        try:
-            record = self._call(lambda sf: getattr(sf, sobject).get(record_id), f"{sobject} get")
-        except SalesforceRequestError as error:
-            if error.status == 404:
-                return None
-            raise
-        return _strip_attributes(record)
-
-    def describe(self, sobject: str) -> dict[str, Any]:
-        """The describe document of one object (fields, types, updateability...)."""
-        return self._call(lambda sf: getattr(sf, sobject).describe(), f"{sobject} describe")
-
-    def remaining_daily_requests(self) -> int | None:
-        """DailyApiRequests.Remaining from /limits (None when the org does not report it)."""
-        limits = self._call(lambda sf: sf.limits(), "limits")
-        return (limits.get("DailyApiRequests") or {}).get("Remaining")
-
     # ------------------------------------------------------------ replication windows
-
-    def updated_ids(self, sobject: str, start: datetime, end: datetime) -> tuple[list[str], datetime]:
-        """Ids changed in [start, end) (aware datetimes) and latestDateCovered, the next window's start."""
-        begin, finish = _utc(start, "start"), _utc(end, "end")
-        body = self._call(lambda sf: getattr(sf, sobject).updated(begin, finish), f"{sobject} updated")
-        return list(body.get("ids", [])), parse_salesforce_datetime(body["latestDateCovered"])
 
     def deleted_records(self, sobject: str, start: datetime,
                         end: datetime) -> tuple[list[dict[str, Any]], datetime, datetime]:
@@ -324,17 +297,6 @@ class SalesforceClient:
                 parse_salesforce_datetime(body["latestDateCovered"]))
 
     # ------------------------------------------------------------ sObject Collections
-
-    def create_many(self, sobject: str, records: Iterable[dict[str, Any]]) -> list[RecordResult]:
-        """Insert records, 200 per call, allOrNone=false. Results in input order.
-
-        Never replayed after a failure that may have come after the insert ran (a replay would
-        duplicate): raises SalesforceUnanswered instead."""
-        def send(chunk: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            body = {"allOrNone": False, "records": [{"attributes": {"type": sobject}, **r} for r in chunk]}
-            return self._call(lambda sf: sf.restful("composite/sobjects", method="POST", json=body),
-                              "composite create", replay_unanswered=False)
-        return self._in_collections(list(records), send)
 
     def update_many(self, sobject: str, records: Iterable[dict[str, Any]]) -> list[RecordResult]:
         """Update records (each carries `Id`), 200 per call, allOrNone=false."""

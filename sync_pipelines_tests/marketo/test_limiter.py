@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
 
 from sync_pipelines.marketo import MarketoClient
 from sync_pipelines.marketo.limiter import CallLimiter
 from sync_pipelines.sandbox.servers import MarketoSandboxConfig, serve_marketo
+
+SINCE = datetime(2026, 1, 1, tzinfo=timezone.utc)  # any start: paging_token is one plain, uncached API call
 
 
 def test_thirty_calls_never_trip_the_rate_limit():
@@ -18,7 +21,7 @@ def test_thirty_calls_never_trip_the_rate_limit():
         )
         started = time.monotonic()
         with client, ThreadPoolExecutor(max_workers=6) as pool:
-            list(pool.map(lambda _: client.activity_types(), range(30)))
+            list(pool.map(lambda _: client.paging_token(SINCE), range(30)))
         elapsed = time.monotonic() - started
         # Any 606 would have been answered (and counted) by the sandbox and then retried.
         assert client.calls_used == 30 == mk.sandbox.api_calls
@@ -31,7 +34,7 @@ def test_concurrency_limit_avoids_615():
     with serve_marketo(config) as mk:
         client = MarketoClient(mk.url, mk.client_id, mk.client_secret, max_concurrent=2, calls_per_window=100)
         with client, ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(lambda _: client.activity_types(), range(16)))
+            list(pool.map(lambda _: client.paging_token(SINCE), range(16)))
         assert client.calls_used == 16 == mk.sandbox.api_calls
 
 

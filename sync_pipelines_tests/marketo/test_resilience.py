@@ -11,6 +11,8 @@ import pytest
 from sync_pipelines.marketo import MarketoAuthError, MarketoClient, MarketoError, MarketoQuotaExceeded
 from sync_pipelines.sandbox.servers import MarketoSandboxConfig, serve_marketo
 
+SINCE = datetime(2026, 1, 1, tzinfo=timezone.utc)  # any start: paging_token is one plain, uncached API call
+
 
 @pytest.fixture
 def mk():
@@ -38,7 +40,7 @@ def test_token_is_fetched_once_and_reused(mk, caplog):
     caplog.set_level(logging.INFO, logger="httpx")
     with make_client(mk) as client:
         for _ in range(3):
-            assert client.activity_types()
+            assert client.paging_token(SINCE)
         assert identity_requests(caplog) == 1
         assert client.calls_used == 3 == mk.sandbox.api_calls
     # The identity URL carries the secret in its query; httpx's log line must not show it.
@@ -48,9 +50,9 @@ def test_token_is_fetched_once_and_reused(mk, caplog):
 def test_expired_token_is_renewed_and_the_call_replayed(mk, caplog):
     caplog.set_level(logging.INFO, logger="httpx")
     with make_client(mk, max_retries=0) as client:  # max_retries=0: a replay is not a retry
-        client.activity_types()
+        client.paging_token(SINCE)
         mk.sandbox.expire_tokens()
-        assert client.activity_types()
+        assert client.paging_token(SINCE)
         assert identity_requests(caplog) == 2
         assert client.calls_used == 3  # first call, the 602 answer, the replay
 
@@ -64,7 +66,7 @@ def test_injected_602_is_renewed_without_using_a_retry(mk):
 def test_burst_of_606_is_retried_until_it_succeeds(mk):
     with make_client(mk, max_retries=6) as client:
         mk.sandbox.inject_errors("606", 5)
-        assert client.activity_types()
+        assert client.paging_token(SINCE)
         assert client.calls_used == 6
 
 
@@ -72,7 +74,7 @@ def test_burst_of_606_is_retried_until_it_succeeds(mk):
 def test_transient_errors_are_retried(mk, code):
     with make_client(mk, max_retries=3) as client:
         mk.sandbox.inject_errors(code, 2)
-        assert client.activity_types()
+        assert client.paging_token(SINCE)
         assert client.calls_used == 3
 
 
@@ -80,7 +82,7 @@ def test_retries_exhausted_raise_marketo_error_with_the_last_code(mk):
     with make_client(mk, max_retries=2) as client:
         mk.sandbox.inject_errors("611", 10)
         with pytest.raises(MarketoError) as caught:
-            client.activity_types()
+            client.paging_token(SINCE)
         assert caught.value.code == "611"
         assert client.calls_used == 3
 
@@ -89,7 +91,7 @@ def test_daily_quota_607_raises_at_once(mk):
     with make_client(mk, max_retries=6) as client:
         mk.sandbox.inject_errors("607", 50)
         with pytest.raises(MarketoQuotaExceeded) as caught:
-            client.activity_types()
+            client.paging_token(SINCE)
     assert client.calls_used == 1  # never spins on a spent quota
     assert "midnight US Central" in str(caught.value)
     now = datetime.now(timezone.utc)
@@ -99,18 +101,18 @@ def test_daily_quota_607_raises_at_once(mk):
 def test_real_quota_exhaustion_in_the_sandbox(mk):
     mk.sandbox.config.daily_quota = 2
     with make_client(mk) as client:
-        client.activity_types()
-        client.activity_types()
+        client.paging_token(SINCE)
+        client.paging_token(SINCE)
         with pytest.raises(MarketoQuotaExceeded):
-            client.activity_types()
+            client.paging_token(SINCE)
 
 
 def test_client_side_call_budget_stops_before_sending(mk):
     with make_client(mk, daily_call_budget=2) as client:
-        client.activity_types()
-        client.activity_types()
+        client.paging_token(SINCE)
+        client.paging_token(SINCE)
         with pytest.raises(MarketoQuotaExceeded):
-            client.activity_types()
+            client.paging_token(SINCE)
     assert mk.sandbox.api_calls == 2
 
 
@@ -119,7 +121,7 @@ def test_permanent_errors_are_not_retried(mk, code):
     with make_client(mk, max_retries=6) as client:
         mk.sandbox.inject_errors(code, 1)
         with pytest.raises(MarketoError) as caught:
-            client.activity_types()
+            client.paging_token(SINCE)
     assert caught.value.code == code
     assert client.calls_used == 1
 
@@ -128,7 +130,7 @@ def test_bad_credentials_raise_auth_error_without_the_secret(mk):
     secret = "not-the-right-secret-4711"
     with MarketoClient(mk.url, mk.client_id, secret) as client:
         with pytest.raises(MarketoAuthError) as caught:
-            client.activity_types()
+            client.paging_token(SINCE)
     assert secret not in str(caught.value)
     assert client.calls_used == 0
 
@@ -137,12 +139,12 @@ def test_no_secret_or_token_in_exceptions_or_logs(mk, caplog):
     caplog.set_level(logging.DEBUG)
     messages = []
     with make_client(mk, max_retries=1) as client:
-        client.activity_types()
+        client.paging_token(SINCE)
         token = live_token(mk)
         for code in ("607", "603", "611"):
             mk.sandbox.inject_errors(code, 2)
             with pytest.raises(MarketoError) as caught:
-                client.activity_types()
+                client.paging_token(SINCE)
             messages.append(str(caught.value))
             messages.append(repr(caught.value.__cause__))
     text = "\n".join(messages) + caplog.text

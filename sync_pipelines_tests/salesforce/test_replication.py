@@ -1,4 +1,4 @@
-"""getUpdated / getDeleted windows, driven by the sandbox's manual clock."""
+"""getDeleted windows, driven by the sandbox's manual clock."""
 
 from __future__ import annotations
 
@@ -11,27 +11,6 @@ from sync_pipelines.salesforce import SalesforceRequestError
 
 def _new_task(sandbox, who_id, n):
     return sandbox.create("Task", Subject=f"Task {n}", WhoId=who_id, Actions_Task_Id__c=f"t-{n}")
-
-
-def test_updated_window_and_latest_date_covered(salesforce_sandbox, salesforce_client, salesforce_clock):
-    sandbox = salesforce_sandbox.sandbox
-    who = sandbox.records("Lead")[0]["Id"]
-    start = salesforce_clock()
-    first = _new_task(sandbox, who, 1)
-    salesforce_clock.advance(minutes=5)
-    second = _new_task(sandbox, who, 2)
-    salesforce_clock.advance(minutes=5)
-
-    ids, latest = salesforce_client.updated_ids("Task", start, salesforce_clock())
-    assert set(ids) == {first, second}
-    assert latest == salesforce_clock()
-
-    # A user edit in Salesforce shows up in the next window, which starts at latestDateCovered.
-    salesforce_clock.advance(minutes=1)
-    sandbox.update("Task", first, Status="Completed")
-    salesforce_clock.advance(minutes=1)
-    ids, _ = salesforce_client.updated_ids("Task", latest, salesforce_clock())
-    assert ids == [first]
 
 
 def test_deleted_window_keeps_15_days(salesforce_sandbox, salesforce_client, salesforce_clock):
@@ -58,9 +37,7 @@ def test_deleted_window_keeps_15_days(salesforce_sandbox, salesforce_client, sal
 def test_window_rules(salesforce_client, salesforce_clock):
     now = salesforce_clock()
     with pytest.raises(ValueError, match="timezone-aware"):
-        salesforce_client.updated_ids("Task", datetime(2026, 6, 30), now)
+        salesforce_client.deleted_records("Task", datetime(2026, 6, 30), now)
     with pytest.raises(SalesforceRequestError) as raised:
-        salesforce_client.updated_ids("Task", now - timedelta(days=31), now)
+        salesforce_client.deleted_records("Task", now, now - timedelta(hours=1))
     assert raised.value.error_code == "INVALID_REPLICATION_DATE"
-    with pytest.raises(SalesforceRequestError):
-        salesforce_client.updated_ids("Task", now, now - timedelta(hours=1))

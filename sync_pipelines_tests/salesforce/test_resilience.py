@@ -24,7 +24,7 @@ def test_expired_session_is_renewed_mid_query(salesforce_sandbox, salesforce_cli
 
 def test_session_ttl_expiry_is_renewed(salesforce_sandbox, salesforce_client, salesforce_clock):
     salesforce_clock.advance(hours=3)  # past the 2-hour session lifetime
-    assert salesforce_client.remaining_daily_requests() is not None
+    assert list(salesforce_client.query("SELECT Id FROM User"))
 
 
 def test_server_errors_are_retried(salesforce_sandbox, salesforce_client):
@@ -45,8 +45,8 @@ def test_daily_limit_is_enforced_and_reported(salesforce_clock):
     with serve_salesforce(config) as running, SalesforceClient(
             running.url, client_id=running.client_id, client_secret=running.client_secret,
             ca_bundle=running.ca_path, backoff_seconds=0.01) as client:
-        assert client.remaining_daily_requests() == 2
-        assert client.remaining_daily_requests() == 1
-        assert client.remaining_daily_requests() == 0
+        for remaining in (2, 1, 0):
+            assert list(client.query("SELECT Id FROM User"))
+            assert running.sandbox.limits()["DailyApiRequests"]["Remaining"] == remaining
         with pytest.raises(SalesforceQuotaExceeded):
-            client.describe("Task")
+            list(client.query("SELECT Id FROM User"))
