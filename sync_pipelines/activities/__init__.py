@@ -1,4 +1,9 @@
-"""The activities domain: sellers' activities logged in Actions fan out to Marketo and Salesforce."""
+"""The activities domain: sellers' activities logged in Actions fan out to Marketo and Salesforce.
+
+Owns: its assets, checks, jobs, sensors and schedules, and the pure pandas transforms between them.
+May import: the clients (`marketo`, `salesforce`), `store` (all its SQL lives there), `resources`, `quota`,
+`environment`, `paths`. Not another domain package, the sandbox, or `definitions`.
+"""
 
 import dagster as dg
 

@@ -1,4 +1,9 @@
-"""The people domain: Marketo people with a sales owner flow into the Actions person table."""
+"""The people domain: Marketo people with a sales owner flow into the Actions person table.
+
+Owns: its assets, checks, jobs, sensors and schedules, and the pure pandas transforms between them.
+May import: the clients (`marketo`, `salesforce`), `store` (all its SQL lives there), `resources`, `quota`,
+`environment`, `paths`. Not another domain package, the sandbox, or `definitions`.
+"""
 
 import dagster as dg
 

@@ -2,6 +2,9 @@
 
 Marketo: `MarketoSandbox` (state), `create_marketo_app` (Starlette app), `serve_marketo` (served
 on loopback), `ensure_sandbox` (a shared standalone process, `python -m sync_pipelines.sandbox`).
+
+Owns: the emulators, their seed data and admin endpoints (README.md). They follow the documented APIs, not
+this project's code, so they import nothing of it but `paths`. Their libraries are the `sandbox` extra.
 """
 
 from .marketo_app import create_marketo_app

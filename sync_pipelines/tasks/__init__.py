@@ -2,6 +2,10 @@
 
 Turn the sync on with `enable_task_sync(conn, now)` (sync_pipelines.store.tasks) or with
 `enable_sync: true` in the config of salesforce_tasks; off by default.
+
+Owns: its assets, checks, jobs, sensors and schedules, and the pure pandas transforms between them.
+May import: the clients (`marketo`, `salesforce`), `store` (all its SQL lives there), `resources`, `quota`,
+`environment`, `paths`. Not another domain package, the sandbox, or `definitions`.
 """
 
 import dagster as dg

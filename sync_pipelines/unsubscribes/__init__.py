@@ -1,5 +1,10 @@
 """The unsubscribe domain: opt-outs two-way between Actions and Salesforce (never to Marketo), Marketo's
-unsubscribe status per Actions person, and the send check (see README.md in this package)."""
+unsubscribe status per Actions person, and the send check (see README.md in this package).
+
+Owns: its assets, checks, jobs, sensors and schedules, and the pure pandas transforms between them.
+May import: the clients (`marketo`, `salesforce`), `store` (all its SQL lives there), `resources`, `quota`,
+`environment`, `paths`. Not another domain package, the sandbox, or `definitions`.
+"""
 
 import dagster as dg
 
