@@ -75,9 +75,7 @@ def test_hostile_values_are_present(people):
     assert (people["title"].dropna().str.len() > 200).any()
 
 
-def test_large_frames_generate_fast():
-    import time
-    started = time.perf_counter()
+def test_large_frames_generate_with_unique_ids():
+    # How fast is the bench's business (no timing asserts in tests: they fail on a loaded machine).
     frame = generate_people(seed=1, size=200_000)
     assert len(frame) == 200_000 and frame["id"].is_unique
-    assert time.perf_counter() - started < 5
