@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export DAGSTER_HOME := $(CURDIR)/.sync_data/dagster_home
 
-.PHONY: install test screenshots demo dev sandbox stop migrate bench clean
+.PHONY: install test screenshots demo dev sandbox stop migrate bench clean start-sync
 
 $(VENV)/.installed: pyproject.toml
 	python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
@@ -27,6 +27,11 @@ demo: install
 
 dev: install
 	$(PY) -m sync_pipelines.dev
+
+# The admin's "initiate data sync" on the Actions database of the environment (SYNC_DATABASE_URL, else the
+# local embedded one): the sensors and schedules act from then on.
+start-sync: install
+	$(PY) -m sync_pipelines.start_sync
 
 # Serves the emulators in the foreground, or shows the running ones (from make demo/dev) and exits.
 sandbox: install

@@ -13,6 +13,7 @@ from sync_pipelines.people.fields import EXTRACT_FIELDS
 from sync_pipelines.people.transforms import normalize_extract
 from sync_pipelines.quota import stops_cleanly_on_quota
 from sync_pipelines.resources import ActionsDatabase, MarketoResource
+from sync_pipelines.store.extract_runs import last_full_extract_finished, record_extract_finished
 from sync_pipelines.store.people import (
     ExtractLoad,
     forget_stale_quarantine,
@@ -85,6 +86,8 @@ def marketo_person_extract(
             read = extract.loaded + quarantined
             counts = extract.merge(scope_ids=None if full else config.marketo_ids)
             forget_stale_quarantine(conn, started_at, marketo_ids=None if full else config.marketo_ids)
+            # The completion marker commits with the rows: the paced load and checks trust only this.
+            record_extract_finished(conn, "full" if full else "incremental", started_at)
         api_calls, export_wait = client.calls_used, client.export_wait_seconds
     context.log.info(f"Extracted {read} people ({quarantined} quarantined) with {api_calls} Marketo calls")
     return dg.MaterializeResult(
@@ -172,6 +175,7 @@ def actions_people(config: ActionsPeopleConfig, actions_db: ActionsDatabase) -> 
         total, quarantined = conn.execute(
             "SELECT (SELECT count(*) FROM actions_person), (SELECT count(*) FROM person_quarantine)"
         ).fetchone()
+        full_extract_at = last_full_extract_finished(conn)
         # A full run without a limit has just loaded every owned person: nothing can be left behind.
         backlog = 0 if config.new_people_limit is None and not config.marketo_ids else person_backlog(conn)
         sample_ids = [
@@ -185,8 +189,17 @@ def actions_people(config: ActionsPeopleConfig, actions_db: ActionsDatabase) -> 
             "updated": counts.updated,
             "removed": counts.removed,
             "actions_people": total,
-            "initial_sync_backlog": backlog,
-            "initial_sync_progress_percent": round(100.0 * total / (total + backlog), 1) if total + backlog else 100.0,
+            # Until a full extract has finished, the extract holds only what incremental runs brought:
+            # a backlog measured against it would claim progress that is not there.
+            "full_extract_finished_at": full_extract_at.isoformat() if full_extract_at else "never",
+            **(
+                {
+                    "initial_sync_backlog": backlog,
+                    "initial_sync_progress_percent": round(100.0 * total / (total + backlog), 1) if total + backlog else 100.0,
+                }
+                if full_extract_at
+                else {}
+            ),
             "quarantined_total": quarantined,
             "recently_synced_marketo_ids": dg.MetadataValue.json(sample_ids),
             "duration_seconds": round(time.monotonic() - clock, 3),

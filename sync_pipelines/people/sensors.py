@@ -17,7 +17,8 @@ from dagster._core.storage.tags import RUN_KEY_TAG
 from sync_pipelines.people.changes import MERGE_LEADS, ids_from_deleted_leads, ids_from_lead_changes, ids_from_merges
 from sync_pipelines.people.fields import WATCHED_FIELDS
 from sync_pipelines.people.jobs import incremental_run_config, person_sync_job
-from sync_pipelines.resources import MarketoResource
+from sync_pipelines.resources import ActionsDatabase, MarketoResource
+from sync_pipelines.store.sync_control import NOT_STARTED, sync_started_at
 
 # Pages read per feed per tick (300 activities each): keeps a tick far inside Dagster's sensor timeout;
 # a larger backlog continues on the next tick.
@@ -85,10 +86,18 @@ def _retry_failed_batches(context: dg.SensorEvaluationContext, pending: list[dic
     description=(
         "Reads Marketo lead changes (synced fields and owner), new, deleted and merged leads from paging "
         "tokens kept in the cursor, and requests person_sync_job for just the people they touch. A change "
-        "to a field the sync does not read requests nothing. Failed runs are requested again."
+        "to a field the sync does not read requests nothing. Failed runs are requested again. Skips until "
+        "the sync is started (make start-sync)."
     ),
 )
-def marketo_person_change_sensor(context: dg.SensorEvaluationContext, marketo: MarketoResource):
+def marketo_person_change_sensor(
+    context: dg.SensorEvaluationContext, marketo: MarketoResource, actions_db: ActionsDatabase
+):
+    with actions_db.connection() as conn:
+        started = sync_started_at(conn) is not None
+    if not started:
+        # The cursor stays as it is: the first tick after the start looks back from then.
+        return dg.SensorResult(cursor=context.cursor, skip_reason=NOT_STARTED)
     cursor = ChangeCursor.parse(context.cursor)
     with marketo.client() as client:
         if cursor is None:

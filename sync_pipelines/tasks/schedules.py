@@ -5,6 +5,7 @@ import os
 import dagster as dg
 
 from sync_pipelines.resources import ActionsDatabase
+from sync_pipelines.store.sync_control import NOT_STARTED, sync_started_at
 from sync_pipelines.store.tasks import read_setting
 from sync_pipelines.tasks.jobs import task_sync_job
 
@@ -14,6 +15,8 @@ TASK_SYNC_CRON = os.environ.get("TASK_SYNC_CRON", "*/10 * * * *")
 @dg.schedule(
     job=task_sync_job,
     cron_schedule=TASK_SYNC_CRON,
+    # RUNNING by default: the sync switch and the task_sync setting decide, not a toggle per schedule.
+    default_status=dg.DefaultScheduleStatus.RUNNING,
     description=(
         "Runs task_sync_job every 10 minutes (TASK_SYNC_CRON) while the task sync is on: Actions edits reach "
         "Salesforce, and Salesforce changes the sensor missed are read. Skips while the sync is off."
@@ -21,6 +24,8 @@ TASK_SYNC_CRON = os.environ.get("TASK_SYNC_CRON", "*/10 * * * *")
 )
 def task_sync_schedule(context: dg.ScheduleEvaluationContext, actions_db: ActionsDatabase):
     with actions_db.connection() as conn:
+        if sync_started_at(conn) is None:
+            return dg.SkipReason(NOT_STARTED)
         enabled = read_setting(conn).enabled
     if not enabled:
         return dg.SkipReason("Task sync is off (do not sync to Salesforce tasks)")

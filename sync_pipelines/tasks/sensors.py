@@ -5,6 +5,7 @@ from datetime import datetime
 import dagster as dg
 
 from sync_pipelines.resources import ActionsDatabase, SalesforceResource
+from sync_pipelines.store.sync_control import NOT_STARTED, sync_started_at
 from sync_pipelines.store.tasks import read_setting, read_state
 from sync_pipelines.tasks.changes import changed_since
 from sync_pipelines.tasks.jobs import task_sync_job
@@ -40,6 +41,8 @@ def salesforce_task_change_sensor(
     context: dg.SensorEvaluationContext, salesforce: SalesforceResource, actions_db: ActionsDatabase
 ):
     with actions_db.connection() as conn:
+        if sync_started_at(conn) is None:
+            return dg.SensorResult(cursor=context.cursor, skip_reason=NOT_STARTED)
         setting, state = read_setting(conn), read_state(conn)
         if not setting.enabled:
             return dg.SensorResult(cursor=context.cursor, skip_reason="Task sync is off")

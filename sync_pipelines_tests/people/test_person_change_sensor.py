@@ -6,9 +6,10 @@ import dagster as dg
 import pytest
 from dagster._core.storage.tags import RUN_KEY_TAG
 
-from sync_pipelines import people
+from sync_pipelines import people, store
 from sync_pipelines.people.sensors import ChangeCursor, marketo_person_change_sensor
 from sync_pipelines.resources import ActionsDatabase
+from sync_pipelines.store.sync_control import start_sync, stop_sync
 from sync_pipelines_tests.fixtures.marketo import marketo_resource
 
 PERSON_ASSETS = people.ASSETS
@@ -20,11 +21,31 @@ def instance():
         yield ephemeral
 
 
+@pytest.fixture(autouse=True)
+def started_database(database_url, monkeypatch):
+    """The Actions database of the environment, where the admin has started the sync (the sensor reads
+    the switch before anything else)."""
+    with store.connect(database_url) as conn:
+        start_sync(conn)
+    monkeypatch.setenv("SYNC_DATABASE_URL", database_url)
+    return database_url
+
+
 def tick(server, instance, cursor):
-    context = dg.build_sensor_context(
-        cursor=cursor, instance=instance, resources={"marketo": marketo_resource(server)}
-    )
-    return marketo_person_change_sensor(context)
+    resources = {"marketo": marketo_resource(server), "actions_db": ActionsDatabase()}
+    with dg.build_sensor_context(cursor=cursor, instance=instance, resources=resources) as context:
+        return marketo_person_change_sensor(context)
+
+
+def test_the_sensor_waits_for_the_admin_to_start_the_sync(marketo_sandbox, instance, database_url):
+    with store.connect(database_url) as conn:
+        stop_sync(conn)
+    result = tick(marketo_sandbox, instance, None)
+    assert not result.run_requests and result.cursor is None  # nothing is followed before the start
+    assert "make start-sync" in result.skip_reason.skip_message
+    with store.connect(database_url) as conn:
+        start_sync(conn)
+    assert tick(marketo_sandbox, instance, None).cursor  # the first tick after the start begins following
 
 
 def started_cursor(server, instance):

@@ -5,10 +5,12 @@ from datetime import datetime, timedelta, timezone
 import dagster as dg
 import psycopg
 
-from sync_pipelines import people
+from sync_pipelines import people, store
 from sync_pipelines.people.schedules import PERSON_BATCH_SIZE, person_batch_schedule, person_reconciliation_schedule
+from sync_pipelines.people.sensors import marketo_person_change_sensor
 from sync_pipelines.resources import ActionsDatabase
 from sync_pipelines.store.people import allow_person_writes
+from sync_pipelines.store.sync_control import start_sync
 from sync_pipelines_tests.fixtures.marketo import marketo_resource
 
 PERSON_ASSETS = people.ASSETS
@@ -19,46 +21,87 @@ def count_people(database_url):
         return conn.execute("SELECT count(*), count(DISTINCT marketo_id) FROM actions_person").fetchone()
 
 
-def run_request(request, resources):
-    """Execute a schedule's RunRequest the way the daemon would: its config and asset selection."""
-    selection = request.asset_selection or [asset.key for asset in PERSON_ASSETS]
-    result = dg.materialize(PERSON_ASSETS, resources=resources, run_config=request.run_config, selection=selection)
-    assert result.success
-    return result
+def exactly_owned(server, wanted):
+    """Give exactly `wanted` leads an owner (the seed gives about half of them one)."""
+    leads = server.sandbox.leads()
+    owned = leads.loc[leads["sfdcLeadOwnerId"].notna(), "id"].astype(int).tolist()
+    unowned = leads.loc[leads["sfdcLeadOwnerId"].isna(), "id"].astype(int).tolist()
+    for lead_id in owned[wanted:]:
+        server.sandbox.update_lead(lead_id, sfdcLeadOwnerId=None)
+    for lead_id in unowned[: max(0, wanted - len(owned))]:
+        server.sandbox.update_lead(lead_id, sfdcLeadOwnerId="005000000000001AAA", sfdcType="Lead")
+    return sorted((owned + unowned[: max(0, wanted - len(owned))])[:wanted])
 
 
-def test_batch_schedule_drains_a_10000_person_backlog_and_resumes_after_a_restart(make_marketo_sandbox, database_url):
-    server = make_marketo_sandbox(size=20_000, seed=3)  # about 10,000 of them have an owner
-    resources = {"marketo": marketo_resource(server, calls_per_window=100), "actions_db": ActionsDatabase(url=database_url)}
-    owned = int(server.sandbox.leads()["sfdcLeadOwnerId"].notna().sum())
-    assert owned >= 9_000
-
+def test_sensor_first_then_the_schedule_loads_10000_people_in_10_batches(make_marketo_sandbox, database_url):
+    """The order that broke: on a new instance the change sensor runs first and its incremental run puts a
+    few people in the extract; the paced load must still extract everyone and load them 1,000 per run."""
+    server = make_marketo_sandbox(size=20_000, seed=3)
+    owned = exactly_owned(server, 10_000)
+    actions_db = ActionsDatabase(url=database_url)
+    resources = {"marketo": marketo_resource(server, calls_per_window=100), "actions_db": actions_db}
     ticks = iter(datetime(2026, 11, 1, tzinfo=timezone.utc) + timedelta(minutes=2 * n) for n in range(1000))
 
+    with dg.instance_for_test() as instance:  # an instance with a ref, as the daemon's schedule contexts have
+        def schedule_tick():
+            # A fresh context each time: nothing but the database carries over, as across a daemon restart.
+            with dg.build_schedule_context(instance=instance, resources={"actions_db": actions_db},
+                                           scheduled_execution_time=next(ticks)) as context:
+                return person_batch_schedule(context)
+
+        def sensor_tick(cursor):
+            with dg.build_sensor_context(instance=instance, cursor=cursor, resources=resources) as context:
+                result = marketo_person_change_sensor(context)
+            for request in result.run_requests:
+                assert dg.materialize(PERSON_ASSETS, resources=resources, run_config=request.run_config,
+                                      instance=instance, tags=request.tags).success
+            return result.cursor, len(result.run_requests)
+
+        assert "make start-sync" in schedule_tick().skip_message  # nothing runs before the admin starts it
+        with store.connect(database_url) as conn:
+            start_sync(conn)
+
+        cursor, _ = sensor_tick(None)  # the sensor starts following Marketo first
+        server.sandbox.update_lead(owned[-1], title="Changed while the initial load waits")
+        cursor, incremental_runs = sensor_tick(cursor)
+        assert incremental_runs == 1
+        early = count_people(database_url)[0]
+        assert 0 < early < PERSON_BATCH_SIZE  # a few people are in the extract and in Actions already
+
+        batches, loaded = 0, []
+        while isinstance(request := schedule_tick(), dg.RunRequest):
+            assert request.run_key and request.tags["sync_pipelines/trigger"] == "person_batch"
+            selection = request.asset_selection or [asset.key for asset in PERSON_ASSETS]
+            assert (request.asset_selection is None) == (batches == 0)  # one full extract, then batches only
+            assert dg.materialize(PERSON_ASSETS, resources=resources, run_config=request.run_config,
+                                  selection=selection, instance=instance, tags=request.tags).success
+            batches += 1
+            loaded.append(count_people(database_url)[0])
+            cursor, _ = sensor_tick(cursor)  # the sensor keeps running between batches
+        assert "complete" in request.skip_message
+    assert count_people(database_url) == (10_000, 10_000)
+    assert batches == 10
+    assert loaded[:9] == [early + PERSON_BATCH_SIZE * n for n in range(1, 10)] and loaded[-1] == 10_000
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM extract_run WHERE kind = 'full'").fetchone()[0] == 1
+
+
+def test_nightly_compare_waits_for_the_switch_and_the_initial_load(marketo_sandbox, database_url):
+    actions_db = ActionsDatabase(url=database_url)
+    at = datetime(2026, 11, 2, 3, tzinfo=timezone.utc)
+
     def evaluate():
-        # A fresh context each time: nothing but the database carries over, as across a daemon restart.
-        with dg.build_schedule_context(
-            resources={"actions_db": resources["actions_db"]}, scheduled_execution_time=next(ticks)
-        ) as context:
-            return person_batch_schedule(context)
+        with dg.build_schedule_context(resources={"actions_db": actions_db}, scheduled_execution_time=at) as context:
+            return person_reconciliation_schedule(context)
 
-    batches, loaded = 0, []
-    while batches < 4:
-        request = evaluate()
-        assert isinstance(request, dg.RunRequest) and request.run_key
-        run_request(request, resources)
-        batches += 1
-        loaded.append(count_people(database_url)[0])
-    assert loaded == [PERSON_BATCH_SIZE * n for n in range(1, 5)]
-
-    # "Restart": new contexts from here on; the schedule continues where it stopped.
-    while not isinstance(request := evaluate(), dg.SkipReason):
-        assert request.asset_selection == [dg.AssetKey("actions_people")]  # no second extract
-        run_request(request, resources)
-        batches += 1
-    assert count_people(database_url) == (owned, owned)
-    assert batches == -(-owned // PERSON_BATCH_SIZE)
-    assert "complete" in request.skip_message
+    assert "make start-sync" in evaluate().skip_message
+    with store.connect(database_url) as conn:
+        start_sync(conn)
+    assert "initial load" in evaluate().skip_message
+    resources = {"marketo": marketo_resource(marketo_sandbox), "actions_db": actions_db}
+    assert dg.materialize(PERSON_ASSETS, resources=resources).success  # the whole load at once
+    request = evaluate()
+    assert isinstance(request, dg.RunRequest) and request.run_key == f"person-reconciliation-{at.isoformat()}"
 
 
 def test_reconciliation_repairs_a_direct_edit_and_a_missed_change(marketo_sandbox, database_url):

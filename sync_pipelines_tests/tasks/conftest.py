@@ -17,6 +17,7 @@ from sync_pipelines.resources import ActionsDatabase, SalesforceResource
 from sync_pipelines.sandbox.salesforce_app import serve_salesforce
 from sync_pipelines.sandbox.salesforce_state import SalesforceSandboxConfig
 from sync_pipelines.store import tasks as task_store
+from sync_pipelines.store.sync_control import start_sync
 from sync_pipelines.tasks import actions_tasks, command_center_tasks, salesforce_tasks
 from sync_pipelines.tasks.jobs import task_sync_run_config
 
@@ -32,6 +33,7 @@ class TaskWorld:
         self.clock = clock
         self.conn: psycopg.Connection = store.connect(database_url)
         self.conn.autocommit = True
+        start_sync(self.conn)  # the admin's "initiate data sync": the sensors and schedules act from here on
         lead = next(r for r in self.sf.records("Lead") if not r["IsConverted"])
         self.who_id = lead["Id"]
         self.owner_id = next(r["Id"] for r in self.sf.records("User") if r["Id"] != self.sf.integration_user_id)
