@@ -10,9 +10,10 @@ import pandas as pd
 
 from sync_pipelines import pools
 from sync_pipelines.people.fields import EXTRACT_FIELDS
-from sync_pipelines.people.transforms import normalize_extract
+from sync_pipelines.people.transforms import REPAIR_COLUMNS, normalize_extract
 from sync_pipelines.quota import stops_cleanly_on_quota
 from sync_pipelines.resources import ActionsDatabase, MarketoResource
+from sync_pipelines.store.person_repairs import record_person_repairs
 from sync_pipelines.store.extract_runs import last_full_extract_finished, record_extract_finished
 from sync_pipelines.store.people import (
     ExtractLoad,
@@ -23,6 +24,7 @@ from sync_pipelines.store.people import (
 )
 
 OWNERS = ["team:data-engineering"]
+MAX_REPAIRS_IN_METADATA = 1000  # every repair is in person_repair; the run's metadata lists the first ones
 
 
 class PersonExtractConfig(dg.Config):
@@ -56,7 +58,9 @@ class ActionsPeopleConfig(dg.Config):
     description=(
         "People pulled from Marketo: the 11 synced fields, the Salesforce owner and type, unsubscribed and "
         "updatedAt. A full run streams a Bulk Lead Extract; a run with marketo_ids fetches just those people. "
-        "Rows that cannot be synced go to person_quarantine with their reason."
+        "Values PostgreSQL cannot store (NUL bytes, bytes that are not UTF-8) are repaired and listed in "
+        "person_repair; rows that cannot be synced (no usable id, an unreadable flag or timestamp) go to "
+        "person_quarantine with their reason."
     ),
 )
 @stops_cleanly_on_quota
@@ -81,8 +85,11 @@ def marketo_person_extract(
         with conn.transaction():
             extract = ExtractLoad(conn)
             rejected: list[pd.DataFrame] = []
-            extract.load(_clean_chunks(chunks, rejected))
+            repairs: list[pd.DataFrame] = []
+            extract.load(_clean_chunks(chunks, rejected, repairs))
             quarantined = sum(quarantine_people(conn, bad, started_at) for bad in rejected)
+            repaired = pd.concat(repairs, ignore_index=True) if repairs else pd.DataFrame(columns=REPAIR_COLUMNS)
+            record_person_repairs(conn, repaired, started_at)
             read = extract.loaded + quarantined
             counts = extract.merge(scope_ids=None if full else config.marketo_ids)
             forget_stale_quarantine(conn, started_at, marketo_ids=None if full else config.marketo_ids)
@@ -90,12 +97,20 @@ def marketo_person_extract(
             record_extract_finished(conn, "full" if full else "incremental", started_at)
         api_calls, export_wait = client.calls_used, client.export_wait_seconds
     context.log.info(f"Extracted {read} people ({quarantined} quarantined) with {api_calls} Marketo calls")
+    if not repaired.empty:
+        # Ids and field names only: the values are personal data.
+        context.log.warning(
+            f"Repaired {len(repaired)} field(s) of {repaired['marketo_id'].nunique()} people that PostgreSQL "
+            f"cannot store (see person_repair): {_repair_summary(repaired, limit=20)}"
+        )
     return dg.MaterializeResult(
         metadata={
             "mode": "full" if full else "incremental",
             "dry_run": dry_run,
             "people_read": read,
             "people_quarantined": quarantined,
+            "people_repaired": int(repaired["marketo_id"].nunique()),
+            "repairs": dg.MetadataValue.json(_repair_summary(repaired, limit=MAX_REPAIRS_IN_METADATA)),
             "inserted": counts.inserted,
             "updated": counts.updated,
             "removed": counts.removed,
@@ -106,12 +121,21 @@ def marketo_person_extract(
     )
 
 
-def _clean_chunks(raw_chunks: Iterable[pd.DataFrame], rejected: list[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-    """The clean rows of each chunk; rejected rows go to `rejected`, for the quarantine."""
+def _clean_chunks(
+    raw_chunks: Iterable[pd.DataFrame], rejected: list[pd.DataFrame], repairs: list[pd.DataFrame]
+) -> Iterator[pd.DataFrame]:
+    """The clean rows of each chunk; rejected rows go to `rejected` (the quarantine), repaired fields to
+    `repairs` (person_repair)."""
     for raw in raw_chunks:
-        clean, bad = normalize_extract(raw)
+        clean, bad = normalize_extract(raw, repairs)
         rejected.append(bad)
         yield clean
+
+
+def _repair_summary(repaired: pd.DataFrame, *, limit: int) -> list[dict]:
+    """The first `limit` repairs as {marketo_id, field, repair}: ids and field names, never values."""
+    head = repaired.sort_values(["marketo_id", "field"]).head(limit)
+    return [{"marketo_id": int(r.marketo_id), "field": r.field, "repair": r.repair} for r in head.itertuples(index=False)]
 
 
 @dg.asset(

@@ -25,14 +25,26 @@ _TRUE = ["true", "1", "yes"]
 _FALSE = ["false", "0", "no"]
 _MARKETO_TIME = "%Y-%m-%dT%H:%M:%S%z"  # what Marketo writes: 2025-01-31T12:00:00Z (or +0000)
 QUARANTINE_COLUMNS = ["source_key", "marketo_id", "reason", "source_row"]
+REPAIR_COLUMNS = ["marketo_id", "field", "repair"]
+# Values PostgreSQL text cannot store, and what the sync stores instead (a person is repaired, not withheld).
+NUL_REMOVED = "NUL byte removed"
+NOT_UTF8_REPLACED = "bytes that are not UTF-8 replaced by U+FFFD"
 
 
-def normalize_extract(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def normalize_extract(
+    raw: pd.DataFrame, repairs: list[pd.DataFrame] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Type and validate a chunk of Marketo lead rows (strings, missing values as NA).
 
     Returns (clean, quarantined). `clean` has the extract columns under their Actions names; empty
     strings become missing. `quarantined` has one row per rejected source row: source_key, marketo_id
     (when usable), reason (every problem found, joined by '; ') and source_row (the raw values).
+
+    A text value PostgreSQL cannot store is repaired, not withheld: a NUL byte is removed, bytes that were
+    not UTF-8 stay as U+FFFD (the reader's replacement). Each repair of a row that syncs is appended to
+    `repairs` (when given) as marketo_id, field (the Actions column) and repair: never the value itself.
+    Only rows without a usable id, or with a value that cannot be repaired without guessing (a flag or a
+    timestamp that cannot be read), are quarantined.
     """
     missing = [name for name in EXTRACT_FIELDS if name not in raw.columns]
     if missing:
@@ -50,12 +62,16 @@ def normalize_extract(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     problems["Marketo id is missing or not a positive integer"] = ~valid_id
     typed["marketo_id"] = marketo_id.where(valid_id)
 
+    repaired: dict[tuple[str, str], np.ndarray] = {}  # (column, repair) -> the rows it was done to
     for column in _TEXT_COLUMNS:
         text = frame[column]
         has_nul, has_undecodable = _rows_containing(text, ["\x00", _UNDECODABLE])
-        # PostgreSQL text cannot hold NUL; dropping it silently would alter the person's data.
-        problems[f"{column} contains a NUL byte"] = has_nul
-        problems[f"{column} is not valid UTF-8"] = has_undecodable
+        if has_nul.any():
+            # PostgreSQL text cannot hold NUL: the person syncs without it, and the repair is recorded.
+            text = text.str.replace("\x00", "", regex=False)
+            repaired[(column, NUL_REMOVED)] = has_nul
+        if has_undecodable.any():
+            repaired[(column, NOT_UTF8_REPLACED)] = has_undecodable
         typed[column] = text.replace("", None)
 
     updated_text = frame["marketo_updated_at"]
@@ -78,7 +94,18 @@ def normalize_extract(raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     clean = typed_frame[~rejected].astype({"marketo_id": "int64"})
     row_reasons = ["; ".join(reason for reason, applies in zip(reasons, row) if applies) for row in found[rejected]]
     quarantined = _quarantine_rows(raw.reset_index(drop=True)[rejected], typed["marketo_id"][rejected], row_reasons)
+    if repairs is not None and repaired:
+        repairs.append(_repair_rows(typed["marketo_id"], repaired, ~rejected))
     return clean.reset_index(drop=True), quarantined
+
+
+def _repair_rows(marketo_ids: pd.Series, repaired: dict[tuple[str, str], np.ndarray], synced: np.ndarray) -> pd.DataFrame:
+    """One row per repaired field of a row that syncs: marketo_id, field, repair (no values)."""
+    parts = [
+        pd.DataFrame({"marketo_id": marketo_ids[rows & synced].astype("int64").to_numpy(), "field": column, "repair": repair})
+        for (column, repair), rows in repaired.items()
+    ]
+    return pd.concat(parts, ignore_index=True)[REPAIR_COLUMNS]
 
 
 def _rows(mask: pd.Series) -> np.ndarray:

@@ -13,6 +13,7 @@ import pandas as pd
 from sync_pipelines import pools
 from sync_pipelines.quota import stops_cleanly_on_quota
 from sync_pipelines.resources import ActionsDatabase, SalesforceResource
+from sync_pipelines.store.settings import effective_settings, org_settings
 from sync_pipelines.store.unsubscribes import (
     PushedRecord,
     apply_resolutions,
@@ -185,7 +186,8 @@ def salesforce_unsubscribes(
     group_name="unsubscribes",
     kinds={"postgres"},
     owners=OWNERS,
-    deps=[dg.AssetKey("actions_people")],
+    # The flags come from the people extract; actions_people decides whose flags are kept.
+    deps=[dg.AssetKey("marketo_person_extract"), dg.AssetKey("actions_people")],
     description=(
         "Marketo's unsubscribed (and, once extracted, emailInvalid) flag for every Actions person, copied from "
         "the people extract: no Marketo API call, since the person sync already refreshes the extract "
@@ -197,6 +199,12 @@ def marketo_unsubscribe_status(config: UnsubscribeWriterConfig, actions_db: Acti
     with actions_db.connection(dry_run=dry_run) as conn, conn.transaction():
         counts = refresh_marketo_status(conn, datetime.now(timezone.utc))
         blocked, = conn.execute("SELECT count(*) FROM person_send_check WHERE NOT allowed").fetchone()
+        now = datetime.now(timezone.utc)
+        check_on = org_settings(conn, now)["marketo_unsubscribe_check"]
+        sellers_check_off = sum(
+            not values["marketo_unsubscribe_check"]
+            for values in effective_settings(conn, now, settings=["marketo_unsubscribe_check"]).values()
+        )
     return dg.MaterializeResult(
         metadata={
             "dry_run": dry_run,
@@ -208,6 +216,8 @@ def marketo_unsubscribe_status(config: UnsubscribeWriterConfig, actions_db: Acti
             "rows_changed": counts.changed,
             "rows_removed": counts.removed,
             "people_blocked_from_email": blocked,
+            "marketo_unsubscribe_check_org": "on" if check_on else "off",
+            "sellers_with_marketo_unsubscribe_check_off": sellers_check_off,
             "sample_changed_marketo_ids": dg.MetadataValue.json(list(counts.changed_sample)),
             "marketo_api_calls": 0,
         }

@@ -34,7 +34,6 @@ def test_good_row_is_typed_and_renamed_to_actions_columns():
         ({"id": None}, "Marketo id is missing or not a positive integer"),
         ({"id": "12x"}, "Marketo id is missing or not a positive integer"),
         ({"id": "-3"}, "Marketo id is missing or not a positive integer"),
-        ({"id": "7", "lastName": "a\x00b"}, "last_name contains a NUL byte"),
         ({"id": "7", "updatedAt": "yesterday"}, "updatedAt is not a valid timestamp"),
         ({"id": "7", "unsubscribed": "perhaps"}, "unsubscribed is not a boolean"),
     ],
@@ -46,10 +45,26 @@ def test_bad_rows_are_quarantined_with_their_reason(row, reason):
 
 
 def test_quarantine_keys_rows_by_marketo_id_when_usable_and_escapes_nul():
-    _, bad = normalize_extract(raw({"id": "7", "firstName": "x\x00"}, {"id": "oops", "firstName": "y"}))
+    _, bad = normalize_extract(raw({"id": "7", "firstName": "x\x00", "unsubscribed": "perhaps"},
+                                   {"id": "oops", "firstName": "y"}))
     assert bad.iloc[0]["source_key"] == "marketo:7" and bad.iloc[0]["marketo_id"] == 7
     assert bad.iloc[0]["source_row"]["firstName"] == "x\\x00"
     assert bad.iloc[1]["source_key"].startswith("row:") and pd.isna(bad.iloc[1]["marketo_id"])
+
+
+def test_nul_bytes_are_removed_and_each_repair_is_listed_without_the_value():
+    repairs = []
+    clean, bad = normalize_extract(
+        raw({"id": "1", "lastName": "a\x00b", "company": "\x00"}, {"id": "2", "title": "ok"},
+            {"id": "3", "firstName": "c\x00", "updatedAt": "yesterday"}, {"id": "x", "email": "\x00"}),
+        repairs,
+    )
+    assert list(clean["marketo_id"]) == [1, 2]  # the repaired person syncs
+    assert clean.iloc[0]["last_name"] == "ab" and pd.isna(clean.iloc[0]["company"])
+    assert sorted(bad["marketo_id"].dropna().astype(int)) == [3]  # an unreadable timestamp is not guessed
+    (listed,) = repairs
+    assert sorted(map(tuple, listed.to_numpy().tolist())) == [
+        (1, "company", "NUL byte removed"), (1, "last_name", "NUL byte removed")]  # ids and fields only
 
 
 def test_missing_extract_field_is_a_clear_error():
@@ -57,11 +72,14 @@ def test_missing_extract_field_is_a_clear_error():
         normalize_extract(raw({"id": "1"}).drop(columns=["sfdcLeadOwnerId"]))
 
 
-def test_undecodable_bytes_are_quarantined_not_synced_altered():
+def test_undecodable_bytes_sync_as_the_replacement_character_and_the_repair_is_listed():
     undecodable = b"Jos\xe9".decode("utf-8", "replace")  # Latin-1 bytes in a UTF-8 file, as the reader sees them
-    clean, bad = normalize_extract(raw({"id": "1"}, {"id": "2", "lastName": undecodable}))
-    assert list(clean["marketo_id"]) == [1]
-    assert bad.iloc[0]["reason"] == "last_name is not valid UTF-8"
+    repairs = []
+    clean, bad = normalize_extract(raw({"id": "1"}, {"id": "2", "lastName": undecodable}), repairs)
+    assert list(clean["marketo_id"]) == [1, 2] and bad.empty
+    assert clean.iloc[1]["last_name"] == "Jos\ufffd"
+    assert repairs[0].to_dict("records") == [
+        {"marketo_id": 2, "field": "last_name", "repair": "bytes that are not UTF-8 replaced by U+FFFD"}]
 
 
 @pytest.mark.parametrize(
@@ -86,6 +104,8 @@ def test_arrow_backed_slices_are_checked_row_by_row():
     columns |= {"id": pa.array(["1", "2", "3", "4"]), "firstName": pa.array(["a\x00", "b", "c\x00", "d"])}
     whole = pa.table(columns)
     chunk = whole.slice(1, 2).to_pandas(types_mapper=pd.ArrowDtype)
-    clean, bad = normalize_extract(chunk)
-    assert list(clean["marketo_id"]) == [2]
-    assert list(bad["marketo_id"]) == [3] and bad.iloc[0]["reason"] == "first_name contains a NUL byte"
+    repairs = []
+    clean, bad = normalize_extract(chunk, repairs)
+    assert list(clean["marketo_id"]) == [2, 3] and bad.empty
+    assert list(clean["first_name"]) == ["b", "c"]
+    assert repairs[0]["marketo_id"].tolist() == [3]

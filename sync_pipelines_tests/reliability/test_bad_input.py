@@ -45,9 +45,9 @@ CORPUS = {
     90002: (person("90002", email=b'""'), ("synced", {"email": None})),
     90003: (person("90003", firstName=b"null", lastName=b"null"), ("synced", {"first_name": None, "last_name": None})),
     90004: (person("90004", title=LONG.encode()), ("synced", {"title": LONG})),
-    90005: (person("90005", company=b"Acme\x00Corp"), ("quarantined", "NUL")),
+    90005: (person("90005", company=b"Acme\x00Corp"), ("synced", {"company": "AcmeCorp"})),  # repaired
     90006: (person("90006", title=b"tab\there\x01\x1b[31m"), ("synced", {"title": "tab\there\x01\x1b[31m"})),
-    90007: (person("90007", lastName=b"M\xfcller"), ("quarantined", "UTF-8")),
+    90007: (person("90007", lastName=b"M\xfcller"), ("synced", {"last_name": "M\ufffdller"})),  # repaired
     90008: (person("90008", firstName="山田 太郎 🎉".encode(), company="株式会社テスト".encode()),
             ("synced", {"first_name": "山田 太郎 🎉", "company": "株式会社テスト"})),
     90009: (person("90009", firstName=QUOTED_CELL),
@@ -86,6 +86,12 @@ def test_people_corpus_through_the_bulk_file(make_marketo_sandbox, database_url)
         else:
             assert marketo_id not in synced, f"{marketo_id} should be quarantined"
             assert expected in reasons[marketo_id], (marketo_id, reasons[marketo_id])
+    # Each repair is visible: the person's id and the field, not the value.
+    assert set(fetch(database_url, "SELECT marketo_id, field FROM person_repair")) == {
+        (90005, "company"), (90007, "last_name")}
+    (extract_event,) = result.asset_materializations_for_node("marketo_person_extract")
+    assert extract_event.metadata["people_repaired"].value == 2
+    assert "Acme" not in str(extract_event.metadata["repairs"].value)
     # The unusable id is quarantined under its source key, with a reason.
     assert any(marketo_id is None and "id" in reason for _, marketo_id, reason in quarantine)
     # Two rows with one Marketo id: one Actions person, never two (and nothing crashed).
@@ -157,3 +163,24 @@ def test_tasks_with_missing_or_wrong_fields(salesforce_sandbox, salesforce_clock
     assert reasons.get(f"actions:{bad_who}") and reasons.get(f"actions:{bad_status}"), reasons
     assert [r["Subject"] for r in org.records("Task") if r.get("Actions_Task_Id__c") == str(good)] == [
         tricky + " from Actions"]
+
+
+def test_28_people_with_a_nul_byte_are_all_in_actions_and_each_repair_is_visible(make_marketo_sandbox, database_url):
+    """The hostile instance of the issue: 28 qualified people with a NUL in one field each."""
+    served = make_marketo_sandbox(seed=5, size=300)
+    fields = ["firstName", "lastName", "company", "title", "email", "phone", "linkedInProfileURL", "leadSource"]
+    nul_people = {95000 + n: fields[n % len(fields)] for n in range(28)}
+    for marketo_id, field in nul_people.items():
+        served.sandbox.add_raw_export_line(person(str(marketo_id), **{field: b"before\x00after"}))
+
+    result = dg.materialize(PERSON_ASSETS, resources=resources(database_url, marketo=served))
+    assert result.success
+    qualified = fetch(database_url, "SELECT count(*) FROM sales_owned_people")[0][0]
+    in_actions = {row[0] for row in fetch(database_url, "SELECT marketo_id FROM actions_person")}
+    assert len(in_actions) == qualified and set(nul_people) <= in_actions
+    assert fetch(database_url, "SELECT count(*) FROM person_quarantine")[0][0] == 0
+    columns = {name: column for name, column in EXTRACT_FIELDS.items()}
+    assert set(fetch(database_url, "SELECT marketo_id, field FROM person_repair")) == {
+        (marketo_id, columns[field]) for marketo_id, field in nul_people.items()}
+    (extract_event,) = result.asset_materializations_for_node("marketo_person_extract")
+    assert extract_event.metadata["people_repaired"].value == 28

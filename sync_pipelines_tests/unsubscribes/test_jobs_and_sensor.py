@@ -19,6 +19,12 @@ def test_the_domain_defs_resolve_with_the_fixed_names():
     assert repository.get_sensor_def("unsubscribe_after_person_sync_sensor").job_name == "unsubscribe_sync_job"
 
 
+def test_the_marketo_flags_derive_from_the_people_extract():
+    deps = {key.to_user_string() for key in unsubscribes.marketo_unsubscribe_status.asset_deps[
+        dg.AssetKey("marketo_unsubscribe_status")]}
+    assert "marketo_person_extract" in deps
+
+
 def test_the_sensor_requests_one_run_per_new_person_sync_and_moves_its_cursor():
     with dg.DagsterInstance.ephemeral() as instance:
         context = dg.build_sensor_context(instance=instance)

@@ -55,6 +55,20 @@ def test_the_send_check_blocks_a_marketo_unsubscribe_within_one_sync_and_marketo
     assert not decision.allowed
     assert decision.reasons == ["marketo_unsubscribed"]
     assert metadata["marketo_unsubscribe_status"]["newly_unsubscribed"] == 1
+
+    # The Marketo check is a setting: a seller who turned it off may email the person; others may not.
+    from sync_pipelines.store.settings import record_setting_change
+    with psycopg.connect(database_url) as conn:
+        for seller in ("checks", "skips"):
+            conn.execute("INSERT INTO actions_seller (seller_id, display_name, email) VALUES (%s, %s, %s)",
+                         (seller, seller, f"{seller}@example.test"))
+        record_setting_change(conn, "marketo_unsubscribe_check", False, seller_id="skips")
+        conn.commit()
+        assert check_send(conn, marketo_id, seller_id="skips").allowed
+        assert check_send(conn, marketo_id, seller_id="checks").reasons == ["marketo_unsubscribed"]
+    rerun = run_unsubscribe_sync(salesforce_sandbox, database_url)
+    assert rerun["marketo_unsubscribe_status"]["marketo_unsubscribe_check_org"] == "on"
+    assert rerun["marketo_unsubscribe_status"]["sellers_with_marketo_unsubscribe_check_off"] == 1
     assert fetch(database_url, "SELECT unsubscribed FROM marketo_unsubscribe_status WHERE marketo_id = %s",
                  (marketo_id,)) == [(True,)]
 
