@@ -139,9 +139,6 @@ class Scenario:
     job = ""
     # Faults on top of MARKETO_RATES / SALESFORCE_RATES for this scenario's rounds.
     extra_rates: tuple[dict[str, float], dict[str, float]] = ({}, {})
-    # After the killed run, run again this many times with the faults still on (until one succeeds),
-    # so that faults hit whole runs too, not only the part before the kill.
-    reruns_under_faults = 0
     # The run is killed this many times (uniform in the range) the first clean run's duration after it starts.
     kill_spread = (0.2, 1.1)
 
@@ -355,7 +352,6 @@ class ActivityScenario(Scenario):
     job = "activity_fanout_job"
     # Lost replies (the write runs, the answer never comes): 10% of Marketo inserts, 30% of Salesforce writes.
     extra_rates = ({"lost_reply": 0.10}, {"lost_reply": 0.30})
-    reruns_under_faults = 3
     PER_ROUND = 420  # two Marketo inserts (300 each) and one or two Task collections (200 each)
     # Emails and calls are what reach Salesforce: weighted up so that every round sends Tasks.
     TYPE_WEIGHTS = {"Sales Email Sent": 4, "Received Sales Call": 3, "Sales Email Opened": 1, "Sales Email Clicked": 1,
@@ -526,8 +522,13 @@ class World:
                           {"SYNC_DATABASE_URL": self.database(scenario)})
         return self.runner.wait(timeout)
 
-    def chaos_round(self, scenario: Scenario, rng: random.Random, round_no: int, kill_after: float) -> None:
-        """One round; the run is SIGKILLed `kill_after` x (random in `kill_spread`) seconds after it starts."""
+    def chaos_round(self, scenario: Scenario, rng: random.Random, round_no: int, kill_after: float,
+                    reruns_under_faults: int = 0) -> None:
+        """One round; the run is SIGKILLed `kill_after` x (random in `kill_spread`) seconds after it starts.
+
+        reruns_under_faults: after a killed or failed run, run again up to this many times with the faults
+        still on (until one succeeds), so that faults hit whole runs too, not only the part before the kill.
+        """
         fig = self.figures
         scenario.mutate(self, rng, round_no)
         marketo_extra, salesforce_extra = scenario.extra_rates
@@ -544,7 +545,7 @@ class World:
             fig.kills[scenario.job] += 1
         elif code != 0:
             fig.runs_failed_under_faults[scenario.job] += 1
-        for _ in range(scenario.reruns_under_faults if code != 0 else 0):
+        for _ in range(reruns_under_faults if code != 0 else 0):
             code = self.run_clean(scenario)  # "clean" of kills only: the fault plans are still set
             if code == 0:
                 break
@@ -572,7 +573,7 @@ def chaos_world(admin_url: str) -> Iterator[World]:
 
 
 def run_chaos(admin_url: str, rounds: int, seed: int = 2026,
-              scenarios: tuple[type[Scenario], ...] | None = None) -> Figures:
+              scenarios: tuple[type[Scenario], ...] | None = None, reruns_under_faults: int = 0) -> Figures:
     """`rounds` fault-and-kill rounds for each scenario; the figures (differences must stay empty).
 
     Kills land anywhere in a run: the delay is scaled by how long the scenario's first clean run took
@@ -588,5 +589,5 @@ def run_chaos(admin_url: str, rounds: int, seed: int = 2026,
                 world.figures.differences.append(f"{scenario.job}: the first clean run failed")
             clean_run_seconds = time.monotonic() - started
             for round_no in range(rounds):
-                world.chaos_round(scenario, rng, round_no, clean_run_seconds)
+                world.chaos_round(scenario, rng, round_no, clean_run_seconds, reruns_under_faults)
         return world.figures
