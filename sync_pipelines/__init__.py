@@ -2,6 +2,7 @@
 
 Layers, each importing only those below it (sync_pipelines_tests/test_layers.py checks the store's rule and
 that every module imports on its own):
+  0. `chunks` (the one chunking helper), `conventions` (owners, sample size), `paths`: import nothing;
   1. `marketo`, `salesforce`: the API clients;
   2. `store`: the Actions database, all its SQL and migrations (`paths`, `environment` for its URLs);
   3. `resources`, `quota`: Dagster resources and quota handling around the clients and the store;

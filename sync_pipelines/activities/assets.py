@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 
 import dagster as dg
 
+from sync_pipelines.conventions import OWNERS
 from sync_pipelines import pools
 from sync_pipelines.activities.marketo_delivery import MarketoDelivery, approved_type_ids
 from sync_pipelines.activities.salesforce_delivery import SalesforceDelivery
@@ -17,7 +18,6 @@ from sync_pipelines.store.settings import effective_settings
 
 ACTIVITY_SETTINGS = ("log_emails", "log_calls", "email_logging_mode")
 
-OWNERS = ["team:data-engineering"]
 GROUP = "activities"
 
 

@@ -25,6 +25,7 @@ import psycopg
 from sync_pipelines.activities import crash_injection
 from sync_pipelines.activities.transforms import delivered_in_read_back, marketo_activities
 from sync_pipelines.activities.types import ACTIVITY_TYPES
+from sync_pipelines.conventions import SAMPLE_SIZE
 from sync_pipelines.marketo.client import MarketoClient
 from sync_pipelines.marketo.custom_activities import MAX_INSERT, InsertInDoubt
 from sync_pipelines.marketo.errors import MarketoError
@@ -79,8 +80,6 @@ class MarketoDelivery:
     dry_run: on the run's shared dry-run connection instead; nothing is inserted in Marketo.
     """
 
-    SAMPLE_SIZE = 10  # activity ids reported as a sample of what was (or would be) sent
-
     def __init__(self, conn: psycopg.Connection, client: MarketoClient, type_ids: dict[str, int],
                  *, dry_run: bool = False):
         self.conn = conn
@@ -115,7 +114,7 @@ class MarketoDelivery:
         if not ids:
             return
         self.counts.sent += len(ids)
-        self.sample += ids[: self.SAMPLE_SIZE - len(self.sample)]
+        self.sample += ids[: SAMPLE_SIZE - len(self.sample)]
         if self.dry_run:  # recorded as if Marketo added every record; the insert is not made
             with self.conn.transaction():
                 self.counts.delivered += store.mark_delivered(self.conn, store.MARKETO, dict.fromkeys(ids))

@@ -36,6 +36,8 @@ from sync_pipelines.activities import crash_injection
 from sync_pipelines.activities.bcc import bcc_message, message_id, send_bcc, smtp_connection
 from sync_pipelines.activities.settings import ActivitySettings
 from sync_pipelines.activities.transforms import EXTERNAL_ID_FIELD, salesforce_tasks
+from sync_pipelines.chunks import chunked
+from sync_pipelines.conventions import SAMPLE_SIZE
 from sync_pipelines.salesforce.client import (
     COLLECTION_SIZE,
     RETRYABLE_CODES,
@@ -83,8 +85,6 @@ class SalesforceDelivery:
 
     dry_run: on the run's shared dry-run connection instead; no Task is written and no mail is sent.
     """
-
-    SAMPLE_SIZE = 10  # activity ids reported as a sample of what was (or would be) sent
 
     def __init__(self, conn: psycopg.Connection, client: SalesforceClient | None, settings: ActivitySettings,
                  *, dry_run: bool = False):
@@ -234,7 +234,7 @@ class SalesforceDelivery:
 
     def _note_sent(self, activity_ids: list[int]) -> None:
         self.counts.sent += len(activity_ids)
-        self.sample += activity_ids[: self.SAMPLE_SIZE - len(self.sample)]
+        self.sample += activity_ids[: SAMPLE_SIZE - len(self.sample)]
 
     def _release(self, activity_ids: list[int]) -> None:
         with self.conn.transaction():
@@ -277,8 +277,7 @@ class SalesforceDelivery:
         """Contact id -> (AccountId, newest open Opportunity with a Contact Role for the Contact)."""
         accounts: dict[str, str | None] = dict.fromkeys(contact_ids)
         roles: dict[str, set[str]] = {c: set() for c in contact_ids}
-        for start in range(0, len(contact_ids), API_BATCH):
-            chunk = contact_ids[start:start + API_BATCH]
+        for chunk in chunked(contact_ids, API_BATCH):
             for contact in self._client().query(f"SELECT Id, AccountId FROM Contact WHERE Id IN {soql_in(chunk)}"):
                 accounts[contact["Id"]] = contact.get("AccountId")
             for role in self._client().query(
@@ -286,9 +285,8 @@ class SalesforceDelivery:
                 roles.setdefault(role["ContactId"], set()).add(role["OpportunityId"])
         opportunity_ids = sorted(set().union(*roles.values())) if roles else []
         opened: dict[str, tuple[datetime, str]] = {}
-        for start in range(0, len(opportunity_ids), API_BATCH):
-            soql = ("SELECT Id, CreatedDate FROM Opportunity WHERE IsClosed = false AND Id IN "
-                    f"{soql_in(opportunity_ids[start:start + API_BATCH])}")
+        for chunk in chunked(opportunity_ids, API_BATCH):
+            soql = f"SELECT Id, CreatedDate FROM Opportunity WHERE IsClosed = false AND Id IN {soql_in(chunk)}"
             for opportunity in self._client().query(soql):
                 opened[opportunity["Id"]] = (parse_salesforce_datetime(opportunity["CreatedDate"]), opportunity["Id"])
         newest = {c: max((opened[o] for o in ids if o in opened), default=(None, None))[1] for c, ids in roles.items()}
@@ -297,9 +295,8 @@ class SalesforceDelivery:
     def _converted_contacts(self, lead_ids: list[str]) -> dict[str, str]:
         """Lead id -> ConvertedContactId for those of the Leads that are converted."""
         found: dict[str, str] = {}
-        for start in range(0, len(lead_ids), API_BATCH):
-            soql = ("SELECT Id, ConvertedContactId FROM Lead WHERE IsConverted = true AND Id IN "
-                    f"{soql_in(lead_ids[start:start + API_BATCH])}")
+        for chunk in chunked(lead_ids, API_BATCH):
+            soql = f"SELECT Id, ConvertedContactId FROM Lead WHERE IsConverted = true AND Id IN {soql_in(chunk)}"
             for lead in self._client().query(soql):
                 if lead.get("ConvertedContactId"):
                     found[lead["Id"]] = lead["ConvertedContactId"]
@@ -308,8 +305,7 @@ class SalesforceDelivery:
     def _existing_tasks(self, activity_ids: list[int]) -> dict[int, str]:
         """Activity id -> Task id of the Tasks that exist under these activities' external ids."""
         found: dict[int, str] = {}
-        for start in range(0, len(activity_ids), API_BATCH):
-            chunk = [str(i) for i in activity_ids[start:start + API_BATCH]]
+        for chunk in chunked([str(i) for i in activity_ids], API_BATCH):
             soql = f"SELECT Id, {EXTERNAL_ID_FIELD} FROM Task WHERE {EXTERNAL_ID_FIELD} IN {soql_in(chunk)}"
             for task in self._client().query(soql):
                 found[int(task[EXTERNAL_ID_FIELD])] = task["Id"]

@@ -14,6 +14,8 @@ from typing import Any
 
 import pandas as pd
 
+from sync_pipelines.chunks import chunked
+
 from .api import MarketoApi
 from .bulk import LeadExporter
 from .custom_activities import CustomActivitiesApi
@@ -127,7 +129,7 @@ class MarketoClient:
         """
         fields = list(fields)
         rows: list[dict] = []
-        for chunk in _chunks(list(values), MAX_FILTER_VALUES):
+        for chunk in chunked(list(values), MAX_FILTER_VALUES):
             params: dict[str, Any] = {
                 "filterType": filter_type,
                 "filterValues": ",".join(str(v) for v in chunk),
@@ -169,7 +171,7 @@ class MarketoClient:
         Marketo takes 10 type ids per call: with more, each group of 10 is read in turn from
         `token`, so a resumable `next_token` exists only when you pass at most 10 ids.
         """
-        for group in _chunks(list(activity_type_ids), MAX_ACTIVITY_TYPE_IDS):
+        for group in chunked(list(activity_type_ids), MAX_ACTIVITY_TYPE_IDS):
             params = {"activityTypeIds": ",".join(str(i) for i in group), "batchSize": MAX_BATCH_SIZE}
             for records, next_token in self._activity_pages("/rest/v1/activities.json", token, params):
                 yield ActivityPage(records, next_token)
@@ -227,8 +229,3 @@ def _describe_entry(entry: dict) -> dict:
     flat = {key: value for key, value in entry.items() if key not in ("rest", "soap")}
     flat["readOnly"] = bool(entry["rest"].get("readOnly", False))
     return flat
-
-
-def _chunks(items: list, size: int) -> Iterator[list]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

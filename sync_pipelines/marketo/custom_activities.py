@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
+from sync_pipelines.chunks import chunked
+
 from .api import MarketoApi
 from .dates import marketo_datetime
 from .errors import MarketoError, TransientMarketoError
@@ -90,12 +92,12 @@ class CustomActivitiesApi:
             "nextPageToken"
         ]
         leads, types = sorted(set(lead_ids)), sorted(set(type_ids))
-        for type_start in range(0, len(types), MAX_TYPE_IDS):
-            type_group = ",".join(map(str, types[type_start : type_start + MAX_TYPE_IDS]))
-            for lead_start in range(0, len(leads), MAX_LEAD_IDS):
+        for type_chunk in chunked(types, MAX_TYPE_IDS):
+            type_group = ",".join(map(str, type_chunk))
+            for lead_chunk in chunked(leads, MAX_LEAD_IDS):
                 params = {
                     "activityTypeIds": type_group,
-                    "leadIds": ",".join(map(str, leads[lead_start : lead_start + MAX_LEAD_IDS])),
+                    "leadIds": ",".join(map(str, lead_chunk)),
                     "batchSize": 300,
                     "nextPageToken": token,
                 }

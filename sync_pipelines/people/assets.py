@@ -9,6 +9,7 @@ import dagster as dg
 import pandas as pd
 
 from sync_pipelines import pools
+from sync_pipelines.conventions import OWNERS
 from sync_pipelines.people.fields import EXTRACT_FIELDS
 from sync_pipelines.people.transforms import REPAIR_COLUMNS, normalize_extract
 from sync_pipelines.quota import stops_cleanly_on_quota
@@ -23,7 +24,6 @@ from sync_pipelines.store.people import (
     sync_actions_people,
 )
 
-OWNERS = ["team:data-engineering"]
 MAX_REPAIRS_IN_METADATA = 1000  # every repair is in person_repair; the run's metadata lists the first ones
 
 

@@ -1,8 +1,8 @@
 """Salesforce client on simple-salesforce (REST, queries, sObject Collections, getDeleted).
 
 Owns: every call to Salesforce, SOQL quoting, and the mapping of its errors. The bottom layer: imports only
-the standard library and third-party packages (simple-salesforce, requests, tenacity), never the rest of the
-project.
+the standard library, third-party packages (simple-salesforce, requests, tenacity) and `sync_pipelines.chunks`,
+never the rest of the project.
 """
 
 from sync_pipelines.salesforce.client import RecordResult, SalesforceClient

@@ -34,6 +34,7 @@ from simple_salesforce.exceptions import (
     SalesforceExpiredSession,
 )
 
+from sync_pipelines.chunks import chunked
 from sync_pipelines.salesforce.errors import (
     SalesforceAuthError,
     SalesforceQuotaExceeded,
@@ -331,8 +332,8 @@ class SalesforceClient:
 
     def _in_collections(self, items: list[Any], send: Callable[[list[Any]], list[dict[str, Any]]]) -> list[RecordResult]:
         results: list[RecordResult] = []
-        for start in range(0, len(items), COLLECTION_SIZE):
-            results.extend(self._send_chunk(items[start:start + COLLECTION_SIZE], send))
+        for chunk in chunked(items, COLLECTION_SIZE):
+            results.extend(self._send_chunk(chunk, send))
         return results
 
     def _send_chunk(self, chunk: list[Any], send: Callable[[list[Any]], list[dict[str, Any]]]) -> list[RecordResult]:

@@ -12,6 +12,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from sync_pipelines.conventions import OWNERS
 from sync_pipelines import pools
 from sync_pipelines.quota import stops_cleanly_on_quota
 from sync_pipelines.resources import ActionsDatabase, SalesforceResource
@@ -38,7 +39,6 @@ from sync_pipelines.tasks.changes import (
 from sync_pipelines.tasks.push import push_actions_changes
 from sync_pipelines.tasks.transforms import normalize_salesforce_tasks, plan_pull
 
-OWNERS = ["team:data-engineering"]
 # The cursor after an import that found no task at all: any later task is newer.
 EMPTY_ORG_CURSOR = datetime(1970, 1, 1, tzinfo=timezone.utc)
 

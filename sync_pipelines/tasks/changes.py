@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from sync_pipelines.chunks import chunked
 from sync_pipelines.salesforce import SalesforceClient, quote, soql_in
 from sync_pipelines.salesforce.client import parse_salesforce_datetime
 from sync_pipelines.tasks.fields import QUERY_FIELDS, TASK_SUBTYPE_FILTER
@@ -53,8 +54,7 @@ def recently_deleted(client: SalesforceClient, now: datetime) -> tuple[list[dict
 def live_task_ids(client: SalesforceClient, candidates: list[str]) -> set[str]:
     """Which of these Salesforce task ids still exist (the full compare, a chunk of ids per query)."""
     alive: set[str] = set()
-    for start in range(0, len(candidates), _IDS_PER_QUERY):
-        chunk = candidates[start:start + _IDS_PER_QUERY]
+    for chunk in chunked(candidates, _IDS_PER_QUERY):
         alive |= {record["Id"] for record in client.query(f"SELECT Id FROM Task WHERE Id IN {soql_in(chunk)}")}
     return alive
 
@@ -62,8 +62,7 @@ def live_task_ids(client: SalesforceClient, candidates: list[str]) -> set[str]:
 def modstamps(client: SalesforceClient, ids: list[str]) -> dict[str, datetime]:
     """SystemModstamp of each task (after the sync wrote it: the version not to bring back)."""
     stamps: dict[str, datetime] = {}
-    for start in range(0, len(ids), _IDS_PER_QUERY):
-        chunk = ids[start:start + _IDS_PER_QUERY]
+    for chunk in chunked(ids, _IDS_PER_QUERY):
         for record in client.query(f"SELECT Id, SystemModstamp FROM Task WHERE Id IN {soql_in(chunk)}"):
             stamps[record["Id"]] = parse_salesforce_datetime(record["SystemModstamp"])
     return stamps

@@ -16,6 +16,7 @@ from datetime import datetime
 import pandas as pd
 import psycopg
 
+from sync_pipelines.conventions import SAMPLE_SIZE
 from sync_pipelines.salesforce import RecordResult, SalesforceClient
 from sync_pipelines.store.tasks import (
     drop_task,
@@ -30,7 +31,6 @@ from sync_pipelines.tasks.transforms import QUARANTINE_COLUMNS, plan_push
 
 # The task is gone in Salesforce: for a deletion that is success, for an edit the deletion wins.
 GONE_CODES = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY", "NOT_FOUND"})
-SAMPLE_SIZE = 10  # Actions task ids reported as a sample of what was (or would be) sent
 
 
 @dataclass

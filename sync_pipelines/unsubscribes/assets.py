@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 import dagster as dg
 import pandas as pd
 
+from sync_pipelines.conventions import OWNERS, SAMPLE_SIZE
 from sync_pipelines import pools
 from sync_pipelines.quota import stops_cleanly_on_quota
 from sync_pipelines.resources import ActionsDatabase, SalesforceResource
@@ -42,13 +43,11 @@ from sync_pipelines.unsubscribes.transforms import (
     salesforce_records,
 )
 
-OWNERS = ["team:data-engineering"]
 # Each read starts this long before the cursor: a change whose SystemModstamp was stamped before a commit
 # that became visible later is still read. Re-read records are recognised and skipped.
 CURSOR_OVERLAP = timedelta(minutes=2)
 
 
-SAMPLE_SIZE = 10  # Marketo ids reported as a sample of what was (or would be) changed
 
 
 class UnsubscribeWriterConfig(dg.Config):

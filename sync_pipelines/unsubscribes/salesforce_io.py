@@ -6,11 +6,12 @@ query or one sObject Collections call each).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime
 
 import pandas as pd
 
+from sync_pipelines.chunks import chunked
 from sync_pipelines.salesforce import RecordResult, SalesforceClient, quote, soql_in
 from sync_pipelines.salesforce.client import parse_salesforce_datetime
 
@@ -18,11 +19,6 @@ OBJECTS = ("Contact", "Lead")
 ID_CHUNK = 200  # ids per SOQL IN list: keeps each query far below SOQL's length limit
 READING_COLUMNS = ["salesforce_id", "opted_out", "modstamp"]
 _FIELDS = "Id, HasOptedOutOfEmail, SystemModstamp"
-
-
-def _chunks(items: list[str], size: int = ID_CHUNK) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
 
 
 def _frame(records: Iterable[dict]) -> pd.DataFrame:
@@ -47,7 +43,7 @@ def read_records(client: SalesforceClient, sobject: str, ids: list[str]) -> pd.D
     """The current opt-out of these records (missing from the answer: deleted or not visible)."""
     frames = [
         _frame(client.query(f"SELECT {_FIELDS} FROM {sobject} WHERE Id IN {soql_in(chunk)}"))
-        for chunk in _chunks(ids)
+        for chunk in chunked(ids, ID_CHUNK)
     ]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=READING_COLUMNS)
 
