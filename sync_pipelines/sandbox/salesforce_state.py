@@ -329,6 +329,11 @@ class SalesforceSandbox:
         with self._lock:
             self._injections.append(_Injection(error_code, count, path_prefix))
 
+    def clear_injections(self) -> None:
+        """Forget the injected faults not yet used (the service is healthy again)."""
+        with self._lock:
+            self._injections.clear()
+
     def _take_injection(self, path: str, api_path: str, accept: Callable[[str], bool]) -> str | None:
         with self._lock:
             for injection in self._injections:

@@ -284,7 +284,8 @@ def pending_pushes(conn: psycopg.Connection, first_enabled_at: datetime) -> pd.D
           AND ((t.salesforce_task_id IS NULL AND t.origin = 'actions' AND t.created_at >= %(first_enabled_at)s)
                OR (t.salesforce_task_id IS NOT NULL AND t.updated_at > coalesce(t.synced_version, '-infinity')))
           AND NOT EXISTS (SELECT 1 FROM task_quarantine q
-                          WHERE q.source_key = 'actions:' || t.task_id AND q.source_version = t.updated_at)
+                          WHERE q.source_key = 'actions:' || t.task_id AND q.source_version = t.updated_at
+                            AND NOT q.transient)  -- a transient refusal is retried every run
         ORDER BY t.task_id
         """,
         columns,
@@ -326,19 +327,25 @@ def drop_task(conn: psycopg.Connection, task_id: int) -> None:
         conn.execute("DELETE FROM task_quarantine WHERE source_key = %s", (f"actions:{task_id}",))
 
 
-def quarantine_tasks(conn: psycopg.Connection, bad: pd.DataFrame, direction: str, now: datetime) -> int:
-    """Record tasks that cannot be synced (source_key, reason, source_version); returns the count."""
+def quarantine_tasks(conn: psycopg.Connection, bad: pd.DataFrame, direction: str, now: datetime, *,
+                     transient: bool = False) -> int:
+    """Record tasks that cannot be synced (source_key, reason, source_version); returns the count.
+
+    transient: the refusal may pass on the next run (pending_pushes offers the task again every run);
+    attempts counts the refusals of one entry."""
     if bad.empty:
         return 0
-    rows = [(row["source_key"], direction, row["reason"], _db_value(row["source_version"]), now, now)
+    rows = [(row["source_key"], direction, row["reason"], _db_value(row["source_version"]), now, now, transient)
             for row in bad.to_dict("records")]
     with conn.transaction(), conn.cursor() as cursor:
         cursor.executemany(
             """
-            INSERT INTO task_quarantine (source_key, direction, reason, source_version, first_seen_at, last_seen_at)
-            VALUES (%s, %s, %s, %s, %s, %s)
+            INSERT INTO task_quarantine (source_key, direction, reason, source_version, first_seen_at, last_seen_at,
+                                         transient)
+            VALUES (%s, %s, %s, %s, %s, %s, %s)
             ON CONFLICT (source_key) DO UPDATE SET reason = EXCLUDED.reason,
-                source_version = EXCLUDED.source_version, last_seen_at = EXCLUDED.last_seen_at
+                source_version = EXCLUDED.source_version, last_seen_at = EXCLUDED.last_seen_at,
+                transient = EXCLUDED.transient, attempts = task_quarantine.attempts + 1
             """,
             rows,
         )

@@ -200,8 +200,9 @@ def actions_tasks(
         with salesforce.client() as client:
             pushed = push_actions_changes(conn, client, setting.first_enabled_at, now, dry_run=dry_run)
             api_calls = client.api_calls
-        total, quarantined = conn.execute(
-            "SELECT (SELECT count(*) FROM actions_task WHERE deleted_at IS NULL), (SELECT count(*) FROM task_quarantine)"
+        total, quarantined, most_attempts = conn.execute(
+            "SELECT (SELECT count(*) FROM actions_task WHERE deleted_at IS NULL), (SELECT count(*) FROM task_quarantine),"
+            " (SELECT coalesce(max(attempts), 0) FROM task_quarantine WHERE transient)"
         ).fetchone()
         preexisting = count_unpushed_preexisting(conn, setting.first_enabled_at)
     pull_metadata = {f"pulled_{name}": value for name, value in vars(pulled).items()} if pulled else {}
@@ -215,6 +216,8 @@ def actions_tasks(
             "pushed_deleted": pushed.deleted,
             "dropped_deleted_in_salesforce": pushed.dropped_deleted_in_salesforce,
             "quarantined_now": pushed.quarantined,
+            "retry_next_run": pushed.retry_next_run,
+            "retry_most_attempts": most_attempts,
             "quarantined_total": quarantined,
             "actions_tasks": total,
             "kept_in_actions_only_preexisting": preexisting,

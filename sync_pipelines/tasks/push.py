@@ -31,6 +31,10 @@ from sync_pipelines.tasks.transforms import QUARANTINE_COLUMNS, plan_push
 
 # The task is gone in Salesforce: for a deletion that is success, for an edit the deletion wins.
 GONE_CODES = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY", "NOT_FOUND"})
+# Refusals that say nothing about the task itself: the same write may pass on the next run, so the task is
+# offered again every run (attempts counted in task_quarantine) instead of waiting for its next change.
+TRANSIENT_CODES = frozenset({"UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "QUERY_TIMEOUT", "REQUEST_LIMIT_EXCEEDED",
+                             "API_TEMPORARILY_UNAVAILABLE", "REQUEST_RUNNING_TOO_LONG"})
 
 
 @dataclass
@@ -40,6 +44,7 @@ class PushCounts:
     deleted: int = 0
     dropped_deleted_in_salesforce: int = 0
     quarantined: int = 0
+    retry_next_run: int = 0  # refused for a transient reason: offered again on the next run
     sample_task_ids: list[int] = field(default_factory=list)
 
     def note(self, task_ids: list[int]) -> None:
@@ -56,6 +61,7 @@ def push_actions_changes(conn: psycopg.Connection, client: SalesforceClient, fir
     payloads, bad = plan_push(pending)
     counts.quarantined += quarantine_tasks(conn, bad, "to_salesforce", now)
     failures: list[tuple[str, str, datetime]] = []
+    transient: list[tuple[str, str, datetime]] = []
     written: list[tuple[int, str, datetime]] = []  # (task_id, Salesforce id, version pushed)
     for kind, send in (("create", _upsert), ("update", _update)):
         batch = payloads[payloads["kind"] == kind]
@@ -72,9 +78,12 @@ def push_actions_changes(conn: psycopg.Connection, client: SalesforceClient, fir
                 drop_task(conn, task["task_id"])  # deleted in Salesforce meanwhile: the deletion wins
                 counts.dropped_deleted_in_salesforce += 1
             else:
-                failures.append((f"actions:{task['task_id']}", _reason(result), task["version"]))
+                refused = (f"actions:{task['task_id']}", _reason(result), task["version"])
+                (transient if result.error_code in TRANSIENT_CODES else failures).append(refused)
     counts.quarantined += quarantine_tasks(conn, pd.DataFrame(failures, columns=QUARANTINE_COLUMNS),
                                            "to_salesforce", now)
+    counts.retry_next_run += quarantine_tasks(conn, pd.DataFrame(transient, columns=QUARANTINE_COLUMNS),
+                                              "to_salesforce", now, transient=True)
     # A dry run wrote nothing: no modstamp to read back (a would-be create stays unlinked in its rollback).
     stamps = {} if dry_run else modstamps(client, [salesforce_id for _, salesforce_id, _ in written])
     for task_id, salesforce_id, version in written:

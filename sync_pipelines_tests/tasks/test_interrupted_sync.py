@@ -80,3 +80,31 @@ def test_interrupted_sync_then_rerun_gives_the_same_end_state(enabled_world, int
     assert len(world.sf_by_actions_id(new_task)) == 1
     assert (settled["pushed_created"], settled["pushed_updated"], settled["pushed_deleted"]) == (0, 0, 0)
     assert world.conn.execute("SELECT count(*) FROM salesforce_task_change").fetchone() == (0,)
+
+
+def test_a_run_with_every_salesforce_write_refused_then_a_clean_run_delivers_every_actions_change(enabled_world):
+    """Transient is not permanent: UNABLE_TO_LOCK_ROW on every record for two runs, then a clean run."""
+    world = enabled_world
+    edited, completed = (world.create(subject=s, due_date=DUE, who_id=world.who_id) for s in ("edit me", "complete me"))
+    world.advance(minutes=1)
+    world.run()
+    world.advance(minutes=1)
+    created = world.create(subject="new in Actions", due_date=DUE)
+    world.edit(edited, subject="edited in Actions")
+    task_store.complete_task(world.conn, completed, world.now)
+    world.advance(minutes=1)
+
+    world.sf.inject_errors("UNABLE_TO_LOCK_ROW", 100_000, path_prefix="composite/sobjects")
+    for attempt in (1, 2):
+        refused = world.run()["actions_tasks"]
+        assert refused["retry_next_run"] == 3 and refused["pushed_created"] == refused["pushed_updated"] == 0
+        assert refused["retry_most_attempts"] == attempt  # counted, and offered again on every run
+        world.advance(minutes=1)
+    world.sf.clear_injections()
+
+    clean = world.run()["actions_tasks"]
+    assert clean["pushed_created"] == 1 and clean["pushed_updated"] == 2 and clean["retry_next_run"] == 0
+    assert [t["Subject"] for t in world.sf_by_actions_id(created)] == ["new in Actions"]
+    assert world.sf_task(world.actions_task(edited)["salesforce_task_id"])["Subject"] == "edited in Actions"
+    assert world.sf_task(world.actions_task(completed)["salesforce_task_id"])["Status"] == "Completed"
+    assert world.conn.execute("SELECT count(*) FROM task_quarantine").fetchone()[0] == 0
