@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export DAGSTER_HOME := $(CURDIR)/.sync_data/dagster_home
 
-.PHONY: install test screenshots demo dev sandbox stop migrate bench clean start-sync
+.PHONY: install test screenshots demo dev sandbox stop migrate bench clean start-sync repin
 
 $(VENV)/.installed: pyproject.toml
 	python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
@@ -27,6 +27,10 @@ demo: install
 
 dev: install
 	$(PY) -m sync_pipelines.dev
+
+# Org pinning: record the configured Marketo instance and Salesforce org as the ones to sync (deliberately).
+repin: install
+	$(PY) -m sync_pipelines.pinning repin
 
 # The admin's "initiate data sync" on the Actions database of the environment (SYNC_DATABASE_URL, else the
 # local embedded one): the sensors and schedules act from then on.

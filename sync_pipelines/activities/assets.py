@@ -12,6 +12,7 @@ from sync_pipelines.activities.marketo_delivery import MarketoDelivery, approved
 from sync_pipelines.activities.salesforce_delivery import SalesforceDelivery
 from sync_pipelines.activities.settings import ActivitySettings
 from sync_pipelines.activities.type_setup import ensure_activity_types
+from sync_pipelines.pinning import pin_marketo, pin_salesforce
 from sync_pipelines.resources import ActionsDatabase, MarketoResource, SalesforceResource
 from sync_pipelines.store import activities as store
 from sync_pipelines.store.settings import effective_settings
@@ -61,6 +62,8 @@ def marketo_sales_activity_types(
 ) -> dg.MaterializeResult:
     dry_run = actions_db.effective_dry_run(config.dry_run)
     with marketo.client() as client:
+        with actions_db.connection(dry_run=dry_run) as conn:
+            pin_marketo(conn, client)
         counts = ensure_activity_types(client.custom_activities, dry_run=dry_run)
         calls = client.calls_used
     context.log.info(f"Activity types: {asdict(counts)} ({calls} Marketo calls)")
@@ -90,6 +93,7 @@ def marketo_sales_activities(
     with marketo.client() as client, actions_db.connection(dry_run=dry_run) as conn:
         if not dry_run:  # a dry run sends nothing, so it needs no journal: it stays in the run's transaction
             conn.autocommit = True  # every step commits on its own: the delivery state is the journal
+        pin_marketo(conn, client)
         with store.delivery_lock(conn, store.MARKETO) as acquired:
             if not acquired:
                 raise dg.Failure("Another run is delivering activities to Marketo; try again when it ends.")
@@ -138,6 +142,7 @@ def salesforce_activity_tasks(
     with salesforce.client() as client, actions_db.connection(dry_run=dry_run) as conn:
         if not dry_run:  # a dry run sends nothing, so it needs no journal: it stays in the run's transaction
             conn.autocommit = True  # every step commits on its own: the delivery state is the journal
+        pin_salesforce(conn, client)
         with store.delivery_lock(conn, store.SALESFORCE) as acquired:
             if not acquired:
                 raise dg.Failure("Another run is delivering activities to Salesforce; try again when it ends.")

@@ -67,6 +67,7 @@ class MarketoClient:
         `daily_call_budget` caps the calls this client may send over its lifetime (raises
         MarketoQuotaExceeded when used up). `retry_backoff_seconds` is the first backoff step.
         """
+        self.base_url = base_url  # the instance root (org pinning reads its Munchkin id)
         limiter = CallLimiter(calls_per_window, window_seconds, max_concurrent)
         self._api = MarketoApi(
             base_url,
@@ -139,7 +140,7 @@ class MarketoClient:
             while True:
                 body = self._api.get("/rest/v1/leads.json", params)
                 page = body.get("result") or []
-                rows.extend(page)
+                rows.extend(_without_lone_surrogates(record) for record in page)
                 next_token = body.get("nextPageToken")
                 if not next_token or not page:
                     break
@@ -229,3 +230,18 @@ def _describe_entry(entry: dict) -> dict:
     flat = {key: value for key, value in entry.items() if key not in ("rest", "soap")}
     flat["readOnly"] = bool(entry["rest"].get("readOnly", False))
     return flat
+
+
+def _without_lone_surrogates(record: dict) -> dict:
+    """A lone UTF-16 surrogate (JSON's "\\ud800") becomes U+FFFD, as an undecodable byte of a bulk file does.
+
+    Such a string cannot be encoded as UTF-8, so one of them failed its whole batch, on every retry; marked
+    like this, the transforms quarantine that person ("not valid UTF-8") and sync the rest.
+    """
+    for name, value in record.items():
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                record[name] = value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return record

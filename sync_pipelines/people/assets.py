@@ -9,9 +9,14 @@ import dagster as dg
 import pandas as pd
 
 from sync_pipelines import pools
+<<<<<<< HEAD
 from sync_pipelines.conventions import OWNERS
+=======
+from sync_pipelines.mass_change import MassRemovalConfig, Removal, guard_removal
+>>>>>>> f2782d9 (Fail closed: mass-change guard (Actions people, task full compare, opt-outs; override recorded; dry run shows the figures), org pinning (Munchkin id, Salesforce organization_id from the emulated userinfo endpoint; make repin), database roles (0049: app role cannot write the sync's tables), migrations newer than the code refused, lone surrogates on the REST path quarantined, failed change batches capped and surfaced)
 from sync_pipelines.people.fields import EXTRACT_FIELDS
 from sync_pipelines.people.transforms import REPAIR_COLUMNS, normalize_extract
+from sync_pipelines.pinning import pin_marketo
 from sync_pipelines.quota import stops_cleanly_on_quota
 from sync_pipelines.resources import ActionsDatabase, MarketoResource
 from sync_pipelines.store.person_repairs import record_person_repairs
@@ -37,12 +42,13 @@ class PersonExtractConfig(dg.Config):
     dry_run: bool = False
 
 
-class ActionsPeopleConfig(dg.Config):
+class ActionsPeopleConfig(MassRemovalConfig):
     """Which people to bring into Actions, and how.
 
     marketo_ids: just these people (an incremental run); empty: everyone in the extract.
     new_people_limit: load at most this many people not yet in Actions (the paced initial sync).
     dry_run: compute what would be inserted, updated and removed; write nothing (rolled back with the run).
+    allow_mass_removal / max_removed_percent / max_removed_rows: the mass-change guard of a full run.
     """
 
     marketo_ids: list[int] = []
@@ -75,6 +81,7 @@ def marketo_person_extract(
     full = not config.marketo_ids
     with marketo.client() as client, actions_db.connection(dry_run=dry_run) as conn:
         client.require_lead_fields(list(EXTRACT_FIELDS))
+        pin_marketo(conn, client)  # write only what the pinned instance says
         if full and marketo.smart_list_id is not None:
             chunks = client.export_leads_from_smart_list(list(EXTRACT_FIELDS), marketo.smart_list_id)
         elif full:
@@ -186,10 +193,14 @@ def sales_owned_people(actions_db: ActionsDatabase) -> dg.MaterializeResult:
         "Marketo id. Only this sync writes it; people who lose their owner or leave Marketo are removed."
     ),
 )
-def actions_people(config: ActionsPeopleConfig, actions_db: ActionsDatabase) -> dg.MaterializeResult:
+def actions_people(
+    context: dg.AssetExecutionContext, config: ActionsPeopleConfig, actions_db: ActionsDatabase
+) -> dg.MaterializeResult:
     dry_run = actions_db.effective_dry_run(config.dry_run)
     clock = time.monotonic()
     with actions_db.connection(dry_run=dry_run) as conn, conn.transaction():
+        # A full run: count who would leave Actions before anything is applied (the mass-change guard).
+        guard = {} if config.marketo_ids else guard_removal(context, config, _people_removal(conn), dry_run=dry_run)
         counts = sync_actions_people(
             conn,
             datetime.now(timezone.utc),
@@ -212,6 +223,7 @@ def actions_people(config: ActionsPeopleConfig, actions_db: ActionsDatabase) -> 
             "inserted": counts.inserted,
             "updated": counts.updated,
             "removed": counts.removed,
+            **guard,
             "actions_people": total,
             # Until a full extract has finished, the extract holds only what incremental runs brought:
             # a backlog measured against it would claim progress that is not there.
@@ -229,3 +241,12 @@ def actions_people(config: ActionsPeopleConfig, actions_db: ActionsDatabase) -> 
             "duration_seconds": round(time.monotonic() - clock, 3),
         }
     )
+
+
+def _people_removal(conn) -> Removal:
+    """Actions people a full run would remove: those not among the extract's sales-owned people."""
+    current, removing = conn.execute(
+        "SELECT count(*), count(*) FILTER (WHERE NOT EXISTS "
+        "(SELECT 1 FROM sales_owned_people s WHERE s.marketo_id = a.marketo_id)) FROM actions_person a"
+    ).fetchone()
+    return Removal("Actions people", current, removing)

@@ -23,6 +23,8 @@ from sync_pipelines.store.sync_control import NOT_STARTED, sync_started_at
 # Pages read per feed per tick (300 activities each): keeps a tick far inside Dagster's sensor timeout;
 # a larger backlog continues on the next tick.
 MAX_PAGES_PER_FEED = 20
+# Runs of one change batch before the sensor gives up on it (and says so in the tick's log).
+MAX_BATCH_ATTEMPTS = 5
 # On the first tick, look back this far so that changes made while the initial sync ran are not missed.
 FIRST_TICK_LOOKBACK = timedelta(hours=1)
 
@@ -63,20 +65,35 @@ def _run_request(marketo_ids: list[int], run_key: str) -> dg.RunRequest:
     )
 
 
-def _retry_failed_batches(context: dg.SensorEvaluationContext, pending: list[dict]) -> tuple[list[dict], list[dg.RunRequest]]:
-    """Keep batches whose run has not succeeded yet; request failed ones again under a new run key."""
-    still_pending, requests = [], []
+def _retry_failed_batches(
+    context: dg.SensorEvaluationContext, pending: list[dict]
+) -> tuple[list[dict], list[dg.RunRequest], list[str]]:
+    """Keep batches whose run has not succeeded yet; request failed ones again under a new run key.
+
+    A batch that failed MAX_BATCH_ATTEMPTS times is given up with an error in the tick's log (a batch that
+    always fails would otherwise be re-run every tick, for ever); the nightly full compare repairs its people.
+    Returns (still pending, run requests, what was given up).
+    """
+    still_pending, requests, given_up = [], [], []
     for batch in pending:
         runs = context.instance.get_runs(filters=dg.RunsFilter(tags={RUN_KEY_TAG: batch["run_key"]}), limit=1)
         status = runs[0].status if runs else None
         if status == dg.DagsterRunStatus.SUCCESS:
             continue
         if status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED):
+            if batch["attempt"] >= MAX_BATCH_ATTEMPTS:
+                given_up.append(
+                    f"Gave up on person batch {batch['run_key'].split('#')[0]} ({len(batch['marketo_ids'])} people) "
+                    f"after {batch['attempt']} failed runs (last: {runs[0].run_id}); person_reconciliation_schedule "
+                    "repairs these people, or rerun person_sync_job for them once the cause is fixed."
+                )
+                context.log.error(given_up[-1])
+                continue
             attempt = batch["attempt"] + 1
             batch = {**batch, "attempt": attempt, "run_key": f"{batch['run_key'].split('#')[0]}#{attempt}"}
             requests.append(_run_request(batch["marketo_ids"], batch["run_key"]))
         still_pending.append(batch)
-    return still_pending, requests
+    return still_pending, requests, given_up
 
 
 @dg.sensor(
@@ -107,7 +124,7 @@ def marketo_person_change_sensor(
         deleted, deleted_token = _read_feed(client.deleted_leads(cursor.deleted_leads), ids_from_deleted_leads)
         merged, merge_token = _read_feed(client.activities(cursor.merges, [MERGE_LEADS]), ids_from_merges)
 
-    pending, requests = _retry_failed_batches(context, cursor.pending)
+    pending, requests, given_up = _retry_failed_batches(context, cursor.pending)
     new_cursor = ChangeCursor(
         lead_token or cursor.lead_changes, deleted_token or cursor.deleted_leads, merge_token or cursor.merges, pending
     )
@@ -119,5 +136,6 @@ def marketo_person_change_sensor(
         new_cursor.pending.append({"run_key": run_key, "marketo_ids": marketo_ids, "attempt": 1})
         requests.append(_run_request(marketo_ids, run_key))
     if not requests:
-        return dg.SensorResult(cursor=new_cursor.dump(), skip_reason="No changes to synced fields in Marketo")
+        return dg.SensorResult(cursor=new_cursor.dump(),
+                               skip_reason=" ".join(given_up) or "No changes to synced fields in Marketo")
     return dg.SensorResult(run_requests=requests, cursor=new_cursor.dump())

@@ -260,6 +260,21 @@ class SalesforceClient:
             self.api_calls += 1
             return action(self._sf)
 
+    # ------------------------------------------------------------ identity
+
+    def organization_id(self) -> str:
+        """The id of the org this client is logged in to, from the OAuth userinfo endpoint (not an API call)."""
+        for attempt in range(2):
+            response = self._http.get(f"https://{self._sf.sf_instance}/services/oauth2/userinfo",
+                                      headers={"Authorization": f"Bearer {self._sf.session_id}"})
+            if response.status_code in (401, 403) and attempt == 0:
+                self._sf = self._connect()  # an expired session: log in again once
+                continue
+            break
+        if response.status_code != 200 or not response.json().get("organization_id"):
+            raise SalesforceRequestError(response.status_code, "USERINFO_UNAVAILABLE", "userinfo")
+        return str(response.json()["organization_id"])
+
     # ------------------------------------------------------------ queries
 
     def query(self, soql: str) -> Iterator[dict[str, Any]]:

@@ -143,8 +143,19 @@ async def _api(sandbox: MarketoSandbox, exports: BulkLeadExports, handler: Handl
                             "</body></html>", status_code=503)
     if isinstance(answer, Response):
         return answer
-    return JSONResponse({"requestId": request_id, "success": True, "errors": [], "warnings": [],
-                         **answer})
+    return EscapingJSONResponse({"requestId": request_id, "success": True, "errors": [], "warnings": [],
+                                 **answer})
+
+
+class EscapingJSONResponse(JSONResponse):
+    """JSON whose text escapes what UTF-8 cannot carry: a lone surrogate in a lead field goes out as the JSON
+    escape \\ud800 (as JSON serialisers of UTF-16 strings do), instead of failing the whole response."""
+
+    def render(self, content) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
 async def _read_call(request: Request) -> ApiCall:

@@ -118,7 +118,7 @@ async def token(request: Request) -> Response:
     return JSONResponse({
         "access_token": access_token,
         "instance_url": instance_url,
-        "id": f"{instance_url}/id/00D5E0000000001/{sandbox.integration_user_id}",
+        "id": f"{instance_url}/id/{sandbox.config.organization_id}/{sandbox.integration_user_id}",
         "token_type": "Bearer",
         "issued_at": issued_at,
         "signature": base64.b64encode(signature).decode(),
@@ -127,6 +127,31 @@ async def token(request: Request) -> Response:
 
 async def versions(request: Request) -> Response:
     return JSONResponse([{"label": f"v{v}", "url": f"/services/data/v{v}", "version": v} for v in API_VERSIONS])
+
+
+async def userinfo(request: Request) -> Response:
+    """The OAuth 2.0 UserInfo endpoint (GET {instance}/services/oauth2/userinfo, Bearer token): who the token
+    belongs to, with the org's id. Not an API call (no limit is used). A bad token: 403 "Bad_OAuth_Token"."""
+    sandbox: SalesforceSandbox = request.app.state.sandbox
+    auth = request.headers.get("authorization", "")
+    if not (auth.startswith("Bearer ") and sandbox.session_valid(auth[len("Bearer "):])):
+        return Response("Bad_OAuth_Token", status_code=403, media_type="text/plain")
+    instance_url = f"https://{request.url.netloc}"
+    org, user = sandbox.config.organization_id, sandbox.integration_user_id
+    return JSONResponse({
+        "sub": f"{instance_url}/id/{org}/{user}",
+        "user_id": user,
+        "organization_id": org,
+        "preferred_username": "integration@sandbox.example",
+        "nickname": "integration",
+        "name": "Sandbox Integration",
+        "active": True,
+        "user_type": "STANDARD",
+        "language": "en_US",
+        "locale": "en_US",
+        "utcOffset": 0,
+        "urls": {"rest": f"{instance_url}/services/data/v{{version}}/"},
+    })
 
 
 async def limits(request: Request, sandbox: SalesforceSandbox) -> Response:
@@ -329,6 +354,7 @@ def create_app(sandbox: SalesforceSandbox) -> Starlette:
     """The emulator's ASGI app around `sandbox` (serve it over TLS: clients only speak https)."""
     routes = [
         Route("/services/oauth2/token", token, methods=["POST"]),
+        Route("/services/oauth2/userinfo", userinfo, methods=["GET", "POST"]),
         Route("/services/data", versions, methods=["GET"]),
         Route("/services/data/", versions, methods=["GET"]),
         Route("/sandbox/faults", set_faults, methods=["POST"]),

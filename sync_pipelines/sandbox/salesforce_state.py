@@ -35,6 +35,8 @@ class SalesforceSandboxConfig:
     size: int = 2000
     client_id: str = "sandbox-sf-client-id"
     client_secret: str = "sandbox-sf-client-secret"
+    # The org's 18-character id (answered by /services/oauth2/userinfo and in the token's identity URL).
+    organization_id: str = "00D5E0000000001EAA"
     session_ttl_seconds: int = 7200
     daily_request_limit: int = 100000
     query_page_size: int = 2000

@@ -14,6 +14,8 @@ from pydantic import Field
 
 from sync_pipelines.conventions import OWNERS
 from sync_pipelines import pools
+from sync_pipelines.mass_change import MassRemovalConfig, Removal, guard_removal
+from sync_pipelines.pinning import pin_salesforce
 from sync_pipelines.quota import stops_cleanly_on_quota
 from sync_pipelines.resources import ActionsDatabase, SalesforceResource
 from sync_pipelines.store.tasks import (
@@ -55,10 +57,11 @@ class TaskClockConfig(dg.Config):
         return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-class SalesforceTasksConfig(TaskClockConfig):
+class SalesforceTasksConfig(TaskClockConfig, MassRemovalConfig):
     """enable_sync: turn the task sync on before reading (the first time, this is the first enable).
 
     dry_run: read Salesforce and stage the changes in the run's rolled-back transaction; commit nothing.
+    allow_mass_removal / max_removed_percent / max_removed_rows: the mass-change guard of a full compare.
     """
 
     enable_sync: bool = Field(default=False, description="Turn the task sync on (records the first-enable moment)")
@@ -107,9 +110,11 @@ def salesforce_tasks(
         overdue = state.last_pulled_at is not None and state.last_pulled_at < now - DELETED_REACH
         sweep = not initial and (state.deletion_sweep_due or overdue)
         with salesforce.client() as client:
+            pin_salesforce(conn, client)
             records = all_tasks(client) if initial else tasks_changed_since(client, state.salesforce_cursor)
             changes, bad = normalize_salesforce_tasks(records)
             swept = full_compare = 0
+            guard: dict = {}
             if sweep:
                 deleted, earliest = recently_deleted(client, now)
                 swept = len(deleted)
@@ -121,6 +126,9 @@ def salesforce_tasks(
                     linked = linked_salesforce_ids(conn)
                     missing = sorted(set(linked) - live_task_ids(client, linked))
                     full_compare = len(missing)
+                    # The mass-change guard, before anything is staged: a wrong or fake org has none of them.
+                    guard = guard_removal(context, config, Removal("linked Actions tasks", len(linked), full_compare),
+                                          dry_run=dry_run)
                     gone = pd.concat([gone, _deletions([(i, now) for i in missing])], ignore_index=True)
                 changes = pd.concat([changes, gone], ignore_index=True) if not gone.empty else changes
             api_calls = client.api_calls
@@ -141,6 +149,7 @@ def salesforce_tasks(
             "deletion_sweep": sweep,
             "deletions_from_get_deleted": swept,
             "deletions_from_full_compare": full_compare,
+            **guard,
             "quarantined": quarantined,
             "salesforce_api_calls": api_calls,
             "duration_seconds": round(time.monotonic() - clock, 3),
@@ -198,6 +207,7 @@ def actions_tasks(
             plan = plan_pull(read_staged_changes(conn), tasks_for_staged_changes(conn), now)
             pulled = apply_pull(conn, plan, now, state)
         with salesforce.client() as client:
+            pin_salesforce(conn, client)
             pushed = push_actions_changes(conn, client, setting.first_enabled_at, now, dry_run=dry_run)
             api_calls = client.api_calls
         total, quarantined, most_attempts = conn.execute(

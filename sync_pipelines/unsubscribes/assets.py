@@ -12,6 +12,8 @@ import pandas as pd
 
 from sync_pipelines.conventions import OWNERS, SAMPLE_SIZE
 from sync_pipelines import pools
+from sync_pipelines.mass_change import MassRemovalConfig, Removal, guard_removal
+from sync_pipelines.pinning import pin_salesforce
 from sync_pipelines.quota import stops_cleanly_on_quota
 from sync_pipelines.resources import ActionsDatabase, SalesforceResource
 from sync_pipelines.store.settings import effective_settings, org_settings
@@ -57,6 +59,11 @@ class UnsubscribeWriterConfig(dg.Config):
     dry_run: bool = False
 
 
+class SalesforceUnsubscribesConfig(UnsubscribeWriterConfig, MassRemovalConfig):
+    """dry_run as above; allow_mass_removal / max_removed_percent / max_removed_rows: the mass-change guard
+    on opt-outs removed (re-subscribes, either side) in one run."""
+
+
 def _cursor_name(sobject: str) -> str:
     return f"salesforce_{sobject.lower()}_modstamp"
 
@@ -77,12 +84,13 @@ def _cursor_name(sobject: str) -> str:
 )
 @stops_cleanly_on_quota
 def salesforce_unsubscribes(
-    context: dg.AssetExecutionContext, config: UnsubscribeWriterConfig, salesforce: SalesforceResource,
+    context: dg.AssetExecutionContext, config: SalesforceUnsubscribesConfig, salesforce: SalesforceResource,
     actions_db: ActionsDatabase,
 ) -> dg.MaterializeResult:
     dry_run = actions_db.effective_dry_run(config.dry_run)
     clock, now = time.monotonic(), datetime.now(timezone.utc)
     with salesforce.client() as client, actions_db.connection(dry_run=dry_run) as conn:
+        pin_salesforce(conn, client)
         people = load_people(conn)
         records, invalid = salesforce_records(people)
 
@@ -109,6 +117,12 @@ def salesforce_unsubscribes(
         resolved = resolve_opt_outs(frame, now).assign(
             salesforce_id=frame["salesforce_id"], salesforce_object=frame["salesforce_object"]
         )
+        # The mass-change guard, before either side is written: a wrong or fake org reads as everyone
+        # re-subscribing.
+        resubscribing = ~resolved["target"].astype(bool) & (
+            resolved["push"].astype(bool) | resolved["actions_update"].astype(bool))
+        guard = guard_removal(context, config, Removal("opt-outs (people with a Salesforce record)", len(records),
+                                                       int(resubscribing.sum())), dry_run=dry_run)
         with conn.transaction():
             apply_resolutions(conn, resolved, now)
 
@@ -172,6 +186,7 @@ def salesforce_unsubscribes(
                 ((outcome == TO_SALESFORCE) & ~resolved["target"].astype(bool) & pushed_ok).sum()
             ),
             "conflicts_opt_out_kept": int((outcome == CONFLICT).sum()),
+            **guard,
             "salesforce_records_written": int(pushed_ok.sum()),
             "quarantined": quarantined,
             "sample_changed_marketo_ids": dg.MetadataValue.json(sample),
