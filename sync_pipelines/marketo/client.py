@@ -236,7 +236,7 @@ def _without_lone_surrogates(record: dict) -> dict:
     """A lone UTF-16 surrogate (JSON's "\\ud800") becomes U+FFFD, as an undecodable byte of a bulk file does.
 
     Such a string cannot be encoded as UTF-8, so one of them failed its whole batch, on every retry; marked
-    like this, the transforms quarantine that person ("not valid UTF-8") and sync the rest.
+    like this, the transforms repair it as they do undecodable bulk bytes (listed in person_repair).
     """
     for name, value in record.items():
         if isinstance(value, str):
