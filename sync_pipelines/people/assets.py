@@ -9,11 +9,8 @@ import dagster as dg
 import pandas as pd
 
 from sync_pipelines import pools
-<<<<<<< HEAD
 from sync_pipelines.conventions import OWNERS
-=======
 from sync_pipelines.mass_change import MassRemovalConfig, Removal, guard_removal
->>>>>>> f2782d9 (Fail closed: mass-change guard (Actions people, task full compare, opt-outs; override recorded; dry run shows the figures), org pinning (Munchkin id, Salesforce organization_id from the emulated userinfo endpoint; make repin), database roles (0049: app role cannot write the sync's tables), migrations newer than the code refused, lone surrogates on the REST path quarantined, failed change batches capped and surfaced)
 from sync_pipelines.people.fields import EXTRACT_FIELDS
 from sync_pipelines.people.transforms import REPAIR_COLUMNS, normalize_extract
 from sync_pipelines.pinning import pin_marketo
