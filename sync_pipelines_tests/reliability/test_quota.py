@@ -22,6 +22,10 @@ def the_failure(result: dg.ExecuteInProcessResult) -> tuple[str, dict]:
     data = failure.step_failure_data
     assert data.user_failure_data is not None, "a quota stop must be a dg.Failure, not a crash"
     assert data.error.cause is None and data.error.context is None  # no client stack behind it
+    # Never retried: the steps retry transient failures (quota.py), and a quota stop is not one.
+    assert not [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_UP_FOR_RETRY]
+    assert len([e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_START]) == \
+        len({e.step_key for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_START})
     return data.user_failure_data.description, {k: v.value for k, v in data.user_failure_data.metadata.items()}
 
 
@@ -84,3 +88,32 @@ def test_salesforce_request_limit_stops_the_task_sync_cleanly_and_a_later_run_re
     result = dg.materialize(TASK_ASSETS, resources=resources(database_url, salesforce=salesforce_sandbox),
                             run_config=config)
     assert materialization_metadata(result)["salesforce_tasks"]["mode"] == "initial"
+
+
+def test_only_transient_failures_retry_the_step():
+    """The one retry mechanism: dg.RetryRequested for a transient failure; a quota stop is final."""
+    from datetime import datetime, timezone
+
+    from sync_pipelines.marketo.errors import MarketoQuotaExceeded, TransientMarketoError
+    from sync_pipelines.quota import STEP_RETRIES, stops_cleanly_on_quota
+    from sync_pipelines.salesforce.errors import SalesforceQuotaExceeded, SalesforceRequestError
+
+    def failing(error):
+        @stops_cleanly_on_quota
+        def step():
+            raise error
+        return step
+
+    for transient in (TransientMarketoError("604", "timeout"), SalesforceRequestError(503, None, "query")):
+        with pytest.raises(dg.RetryRequested) as retry:
+            failing(transient)()
+        assert retry.value.max_retries == STEP_RETRIES
+    for quota in (MarketoQuotaExceeded("607", "daily quota", now=datetime.now(timezone.utc)),
+                  SalesforceQuotaExceeded("REQUEST_LIMIT_EXCEEDED")):
+        with pytest.raises(dg.Failure) as stop:
+            failing(quota)()
+        assert stop.value.allow_retries is False
+    with pytest.raises(ValueError):  # a bug or bad data: failing again would change nothing
+        failing(ValueError("bad row"))()
+    with pytest.raises(SalesforceRequestError):  # a refused request (4xx) is not transient
+        failing(SalesforceRequestError(400, "MALFORMED_QUERY", "query"))()

@@ -48,9 +48,8 @@ def test_production_instance_limits_the_service_pools(production_instance):
     assert pools["salesforce_activity_tasks"] == pools["salesforce_unsubscribes"] == "salesforce"
 
 
-def test_production_instance_retries_and_monitors_runs(production_instance):
-    assert production_instance.run_retries_enabled
-    assert production_instance.run_retries_max_retries == 2
+def test_production_instance_monitors_runs_and_leaves_retries_to_the_steps(production_instance):
+    assert not production_instance.run_retries_enabled  # one retry mechanism: the step's (quota.py)
     assert production_instance.run_monitoring_enabled
     assert production_instance.run_monitoring_start_timeout_seconds == 300
     assert production_instance.run_monitoring_cancel_timeout_seconds == 300
