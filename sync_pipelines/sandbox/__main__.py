@@ -41,14 +41,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--calls-per-window", type=int, default=defaults.calls_per_window,
                         help="Marketo calls allowed per rate-limit window (benchmarks lift it)")
     parser.add_argument("--daily-quota", type=int, default=defaults.daily_quota, help="Marketo calls allowed per day")
+    parser.add_argument("--export-seconds", type=float, default=None,
+                        help="seconds a bulk export job spends Queued and again Processing (default: "
+                             f"{defaults.bulk_queued_seconds} s queued, {defaults.bulk_processing_seconds} s processing)")
+    parser.add_argument("--export-seconds-per-1000-rows", type=float, default=defaults.bulk_seconds_per_1000_rows,
+                        help="extra Processing seconds per thousand exported rows")
     return parser.parse_args(argv)
 
 
 def start_services(args: argparse.Namespace, stack: ExitStack) -> dict:
     """Start every emulator inside `stack`; return the entries for sandbox.json."""
+    timing = {} if args.export_seconds is None else {
+        "bulk_queued_seconds": args.export_seconds, "bulk_processing_seconds": args.export_seconds}
     marketo = stack.enter_context(serve_marketo(
         MarketoSandboxConfig(seed=args.seed, size=args.size, calls_per_window=args.calls_per_window,
-                             daily_quota=args.daily_quota), port=args.port))
+                             daily_quota=args.daily_quota,
+                             bulk_seconds_per_1000_rows=args.export_seconds_per_1000_rows, **timing),
+        port=args.port))
     info = {
         "pid": os.getpid(),
         "seed": args.seed,

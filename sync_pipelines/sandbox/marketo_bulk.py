@@ -1,9 +1,12 @@
 """Bulk Lead Extract jobs of the Marketo sandbox: lifecycle, limits and the CSV file.
 
 A job moves Created -> Queued -> Processing -> Completed (or Canceled/Failed). There are no
-background threads: every bulk call first advances the jobs whose time has come. At most 2 jobs
-process at once and 10 may be queued (including processing); exported bytes count against a
-daily allowance. The CSV is rendered once, vectorised, when the job completes, and cached.
+background threads: every bulk call first advances the jobs whose time has come. The timing model
+(MarketoSandboxConfig): a job stays Queued at least `bulk_queued_seconds`, and longer while 2 jobs
+are Processing (Marketo's limit per instance); it then processes for `bulk_processing_seconds` plus
+`bulk_seconds_per_1000_rows` per thousand rows. At most 10 jobs may be queued (including
+processing): enqueueing one more answers 1029 "Too many jobs in queue". Exported bytes count
+against a daily allowance. The CSV is rendered once, vectorised, when the job completes, and cached.
 
 Sandbox convenience: smart list id 1, "All People", selects every lead without a date window,
 mirroring a real instance's all-people smart list, so a client can export everything in one job.
@@ -82,8 +85,9 @@ class BulkLeadExports:
     def __init__(self, sandbox: MarketoSandbox):
         self._sandbox = sandbox
         self._jobs: dict[str, ExportJob] = {}
-        # time.monotonic() when each job started Processing.
-        self._started_clock: dict[str, float] = {}
+        # time.monotonic() when each job was queued, and when it is due to complete once Processing.
+        self._queued_clock: dict[str, float] = {}
+        self._due_clock: dict[str, float] = {}
         self._day: Any = None
         self._exported_bytes = 0
 
@@ -121,6 +125,7 @@ class BulkLeadExports:
             if self._count("Queued", "Processing") >= MAX_QUEUED:
                 raise MarketoError("1029", "Too many jobs in queue")
             job.status, job.queued_at = "Queued", self._sandbox.now()
+            self._queued_clock[job.export_id] = time.monotonic()
         return job  # still Queued: a slot is taken on the next call, as a poll would show
 
     def status(self, export_id: str) -> ExportJob:
@@ -170,24 +175,29 @@ class BulkLeadExports:
             self._finish(job, frame)
 
     def _stage_done(self, job: ExportJob) -> bool:
-        """A job completes bulk_processing_seconds after it started Processing."""
-        spent = time.monotonic() - self._started_clock[job.export_id]
-        return spent >= self._sandbox.config.bulk_processing_seconds
+        """A Processing job completes at the time fixed when it started (see `_promote_queued`)."""
+        return time.monotonic() >= self._due_clock[job.export_id]
 
     def _promote_queued(self) -> None:
-        """Start queued jobs, oldest first, while fewer than MAX_PROCESSING are processing."""
-        queued = sorted((j for j in self._jobs.values() if j.status == "Queued"),
-                        key=lambda j: j.queued_at)
-        for job in queued[:max(0, MAX_PROCESSING - self._count("Processing"))]:
+        """Start queued jobs, oldest first, that have waited their queue time, while a slot is free."""
+        config = self._sandbox.config
+        clock = time.monotonic()
+        ready = sorted((j for j in self._jobs.values() if j.status == "Queued"
+                        and clock - self._queued_clock[j.export_id] >= config.bulk_queued_seconds),
+                       key=lambda j: j.queued_at)
+        for job in ready[:max(0, MAX_PROCESSING - self._count("Processing"))]:
             job.status, job.started_at = "Processing", self._sandbox.now()
-            self._started_clock[job.export_id] = time.monotonic()
+            rows = int(self._mask(job).sum())
+            self._due_clock[job.export_id] = (
+                clock + config.bulk_processing_seconds + config.bulk_seconds_per_1000_rows * rows / 1000)
 
     def _finish(self, job: ExportJob, frame: pd.DataFrame) -> None:
         try:
             content = render_csv(frame)
             error = None
             # Sandbox hooks: raw rows placed by a test, and a job that fails by the fault plan.
-            content += b"".join(render(job.fields) for render in self._sandbox.raw_export_lines)
+            extra = [render(job.fields) for render in self._sandbox.raw_export_lines]
+            content += b"".join(extra)
             if self._sandbox.draw_fault("bulk_export_failed"):
                 content, error = None, "Export failed: internal error (injected)"
         except Exception as exc:  # a rendering bug must fail the job, as Marketo would
@@ -201,27 +211,30 @@ class BulkLeadExports:
                 job.status, job.error_msg = "Failed", error
             else:
                 job.status, job.content = "Completed", content
-                job.number_of_records = len(frame)
+                job.number_of_records = len(frame) + len(extra)
                 job.file_size = len(content)
                 job.file_checksum = "sha256:" + hashlib.sha256(content).hexdigest()
                 self._bytes_today()
                 self._exported_bytes += len(content)
             self._promote_queued()
 
-    def _select(self, job: ExportJob) -> pd.DataFrame:
-        """The rows and columns a job exports (called under the lock; returns a copy)."""
+    def _mask(self, job: ExportJob) -> np.ndarray:
+        """Which leads a job exports (called under the lock)."""
         leads = self._sandbox.lead_frame()
         job_filter = job.filter
         if job_filter.get("smartListId") == 1:
-            mask = np.ones(len(leads), dtype=bool)
-        elif job_filter.get("smartListId") == 2:
-            mask = leads["sfdcLeadOwnerId"].fillna("").ne("").to_numpy()
-        else:
-            (column, window), = job_filter.items()
-            values = leads[column]
-            mask = ((values >= parse_timestamp(window["startAt"]))
-                    & (values <= parse_timestamp(window["endAt"]))).to_numpy()
-        selected = leads.loc[mask]
+            return np.ones(len(leads), dtype=bool)
+        if job_filter.get("smartListId") == 2:
+            return leads["sfdcLeadOwnerId"].fillna("").ne("").to_numpy()
+        (column, window), = job_filter.items()
+        values = leads[column]
+        return ((values >= parse_timestamp(window["startAt"]))
+                & (values <= parse_timestamp(window["endAt"]))).to_numpy()
+
+    def _select(self, job: ExportJob) -> pd.DataFrame:
+        """The rows and columns a job exports (called under the lock; returns a copy)."""
+        leads = self._sandbox.lead_frame()
+        selected = leads.loc[self._mask(job)]
         return pd.DataFrame({name: (selected.index.to_numpy() if name == "id" else selected[name])
                              for name in job.fields}).reset_index(drop=True)
 

@@ -49,7 +49,12 @@ class MarketoSandboxConfig:
     window_seconds: float = 20.0
     max_concurrent: int = 10
     daily_quota: int = 50_000
+    # Export job timing: a job stays Queued at least bulk_queued_seconds (longer while both processing
+    # slots are taken), then Processing for bulk_processing_seconds plus bulk_seconds_per_1000_rows per
+    # thousand rows it exports. Short defaults for the demo; tests and benchmarks turn them up.
+    bulk_queued_seconds: float = 0.0
     bulk_processing_seconds: float = 0.2
+    bulk_seconds_per_1000_rows: float = 0.0
     bulk_daily_export_bytes: int = 500 * 1024 * 1024
     # Sandbox-only: extra delay inside every counted API call (slow answers; keeps calls in flight).
     latency_seconds: float = 0.0

@@ -169,3 +169,31 @@ def test_csv_format_is_marketo_like():
         "id,title,email,unsubscribed,updatedAt\r\n"
         '1,"say ""hi"", ok",a@example.com,true,2025-03-01T10:00:00Z\r\n'
         "2,null,b@example.com,false,2025-03-02T00:00:00Z\r\n")
+
+
+def test_jobs_wait_their_queue_time_then_process_two_at_a_time(make_marketo_sandbox):
+    """The timing model: Queued for bulk_queued_seconds, then 2 Processing at once for their processing time."""
+    server = make_marketo_sandbox(bulk_queued_seconds=0.5, bulk_processing_seconds=600)
+    with marketo_http_client(server) as client:
+        jobs = [_create_and_enqueue(client) for _ in range(3)]
+
+        def statuses():
+            return [client.get(f"{EXPORT}/{j}/status.json").json()["result"][0]["status"] for j in jobs]
+
+        during_queue_time = statuses()
+        _wait_for(client, jobs[1], wanted="Processing")
+        after_queue_time = statuses()
+    assert during_queue_time == ["Queued", "Queued", "Queued"]
+    assert after_queue_time == ["Processing", "Processing", "Queued"]
+
+
+def test_processing_time_grows_with_rows(make_marketo_sandbox):
+    """bulk_seconds_per_1000_rows: a window with rows takes longer than an empty one."""
+    server = make_marketo_sandbox(bulk_processing_seconds=0.0, bulk_seconds_per_1000_rows=2000)
+    empty_window = {"createdAt": {"startAt": "2020-01-01T00:00:00Z", "endAt": "2020-01-31T00:00:00Z"}}
+    with marketo_http_client(server) as client:
+        full, empty = _create_and_enqueue(client), _create_and_enqueue(client, empty_window)
+        finished = _wait_for(client, empty)
+        still = client.get(f"{EXPORT}/{full}/status.json").json()["result"][0]
+    assert finished["numberOfRecords"] == 0
+    assert still["status"] == "Processing"  # 300 rows at 2 s per row
