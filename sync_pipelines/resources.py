@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
 
 import dagster as dg
 import psycopg
@@ -44,9 +43,19 @@ class MarketoResource(dg.ConfigurableResource):
     window_seconds: float = Field(default=20.0, description="The rate-limit window Marketo counts calls in")
     max_concurrent: int = Field(default=5, description="Calls in flight (Marketo allows 10, shared)")
     daily_call_budget: int | None = Field(default=None, description="Stop before this many calls a day")
-    bulk_poll_seconds: float = Field(default=30.0, description="Bulk export status poll interval")
-    extract_since: str = Field(
-        default="2006-01-01", description="Earliest lead createdAt the full extract covers (31-day windows)"
+    bulk_poll_max_seconds: float = Field(
+        default=30.0, description="Bulk export status polls start at 1 s and double up to this (MARKETO_BULK_POLL_MAX_SECONDS)"
+    )
+    bulk_job_timeout_seconds: float = Field(
+        default=6 * 3600.0,
+        description="Fail an export job not finished this long after it was queued (MARKETO_BULK_EXPORT_TIMEOUT_SECONDS)",
+    )
+    extract_since: str | None = Field(
+        default=None,
+        description=(
+            "Earliest lead createdAt the full extract covers (31-day windows). Unset: found from the lowest "
+            "lead ids (MARKETO_EXTRACT_SINCE overrides)"
+        ),
     )
     smart_list_id: int | None = Field(
         default=None, description="Export people from this smart list in one job instead of date windows"
@@ -55,7 +64,7 @@ class MarketoResource(dg.ConfigurableResource):
     @contextmanager
     def client(self) -> Iterator[MarketoClient]:
         if self.base_url:
-            url, client_id, client_secret, poll = self.base_url, self.client_id, self.client_secret, self.bulk_poll_seconds
+            url, client_id, client_secret, poll = self.base_url, self.client_id, self.client_secret, self.bulk_poll_max_seconds
             if not (client_id and client_secret):
                 raise dg.Failure("MARKETO_CLIENT_ID and MARKETO_CLIENT_SECRET must be set with MARKETO_BASE_URL")
             # Before any request: a plain-http URL would carry the client secret in clear, and a malformed one
@@ -83,23 +92,13 @@ class MarketoResource(dg.ConfigurableResource):
             window_seconds=self.window_seconds,
             max_concurrent=self.max_concurrent,
             daily_call_budget=self.daily_call_budget,
-            bulk_poll_seconds=poll,
+            bulk_poll_max_seconds=poll,
+            bulk_job_timeout_seconds=self.bulk_job_timeout_seconds,
         )
         try:
             yield client
         finally:
             client.close()
-
-    def export_window(self) -> tuple[datetime, datetime]:
-        """The createdAt range a full extract covers: from extract_since (or the sandbox's seed) to now."""
-        if self.base_url:
-            since = datetime.fromisoformat(self.extract_since)
-            since = since if since.tzinfo else since.replace(tzinfo=timezone.utc)
-        else:
-            from sync_pipelines.sandbox.seed import SANDBOX_CREATED_FROM
-
-            since = SANDBOX_CREATED_FROM
-        return since, datetime.now(timezone.utc)
 
 
 class SalesforceResource(dg.ConfigurableResource):
@@ -186,6 +185,20 @@ def _require_sandbox(setting: str) -> None:
         raise dg.Failure(str(error)) from None
 
 
+def _env_seconds(name: str, default: float) -> float:
+    """A positive number of seconds from the environment; a bad value names the variable."""
+    text = os.environ.get(name)
+    if not text:
+        return default
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:
+        raise ConfigurationError(f"{name} must be a positive number of seconds")
+    return seconds
+
+
 def shared_resources() -> dict[str, dg.ConfigurableResource]:
     """The resources every domain uses, filled from the environment once its configuration is complete.
 
@@ -198,7 +211,9 @@ def shared_resources() -> dict[str, dg.ConfigurableResource]:
             base_url=env_or_none("MARKETO_BASE_URL"),
             client_id=env_or_none("MARKETO_CLIENT_ID"),
             client_secret=env_or_none("MARKETO_CLIENT_SECRET"),
-            extract_since=os.environ.get("MARKETO_EXTRACT_SINCE", "2006-01-01"),
+            extract_since=os.environ.get("MARKETO_EXTRACT_SINCE") or None,
+            bulk_poll_max_seconds=_env_seconds("MARKETO_BULK_POLL_MAX_SECONDS", 30.0),
+            bulk_job_timeout_seconds=_env_seconds("MARKETO_BULK_EXPORT_TIMEOUT_SECONDS", 6 * 3600.0),
             smart_list_id=positive_int_setting("MARKETO_SMART_LIST_ID"),
         ),
         "salesforce": SalesforceResource(

@@ -7,7 +7,7 @@ several assets using the same client stay inside the instance's limits together.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,7 +17,7 @@ import pandas as pd
 from sync_pipelines.chunks import chunked
 
 from .api import MarketoApi
-from .bulk import LeadExporter
+from .bulk import ExportRequest, ExportStats, FinishedExport, LeadExporter, read_export
 from .custom_activities import CustomActivitiesApi
 from .dates import marketo_datetime
 from .errors import MarketoSchemaError
@@ -57,7 +57,8 @@ class MarketoClient:
         window_seconds: float = 20.0,
         max_concurrent: int = 5,
         daily_call_budget: int | None = None,
-        bulk_poll_seconds: float = 30.0,
+        bulk_poll_max_seconds: float = 30.0,
+        bulk_job_timeout_seconds: float = 6 * 3600.0,
         timeout_seconds: float = 60.0,
         max_retries: int = 6,
         retry_backoff_seconds: float = 1.0,
@@ -66,6 +67,8 @@ class MarketoClient:
 
         `daily_call_budget` caps the calls this client may send over its lifetime (raises
         MarketoQuotaExceeded when used up). `retry_backoff_seconds` is the first backoff step.
+        Bulk export status polls start at 1 s and double up to `bulk_poll_max_seconds`; a job not
+        finished `bulk_job_timeout_seconds` after it was queued fails the export with a clear message.
         """
         self.base_url = base_url  # the instance root (org pinning reads its Munchkin id)
         limiter = CallLimiter(calls_per_window, window_seconds, max_concurrent)
@@ -79,7 +82,9 @@ class MarketoClient:
             max_retries=max_retries,
             retry_backoff_seconds=retry_backoff_seconds,
         )
-        self._exporter = LeadExporter(self._api, poll_seconds=bulk_poll_seconds)
+        self._exporter = LeadExporter(
+            self._api, poll_max_seconds=bulk_poll_max_seconds, job_timeout_seconds=bulk_job_timeout_seconds
+        )
         self.custom_activities = CustomActivitiesApi(self._api)  # custom activity types and inserts
         self._describe_lock = threading.Lock()
         self._lead_fields: dict[str, dict] | None = None
@@ -92,7 +97,12 @@ class MarketoClient:
     @property
     def export_wait_seconds(self) -> float:
         """Seconds spent waiting for Marketo to finish bulk export jobs (Marketo's time, not ours)."""
-        return self._exporter.wait_seconds
+        return self._exporter.stats.wait_seconds
+
+    @property
+    def export_stats(self) -> ExportStats:
+        """Bulk export jobs created and re-attached, status polls and wait, since construction."""
+        return self._exporter.stats
 
     # --- schema ---------------------------------------------------------------------------------
 
@@ -203,6 +213,25 @@ class MarketoClient:
         return self._exporter.export_created(
             list(fields), created_from, created_until, chunk_rows=chunk_rows, workdir=workdir
         )
+
+    def run_exports(
+        self,
+        fields: Sequence[str],
+        requests: Iterable[ExportRequest],
+        *,
+        workdir: str | None = None,
+        on_created: Callable[[int, str], None] | None = None,
+    ) -> Iterator[FinishedExport]:
+        """Run one lead export job per request, several at once; yield the finished files in order.
+
+        Read each with `read_export(finished, fields, chunk_rows)`. See `LeadExporter.run`.
+        """
+        return self._exporter.run(list(fields), requests, workdir=workdir, on_created=on_created)
+
+    @staticmethod
+    def read_export(finished: FinishedExport, fields: Sequence[str], chunk_rows: int = 100_000) -> Iterator[pd.DataFrame]:
+        """A finished export's rows as string DataFrames, its header and record count checked."""
+        return read_export(finished, list(fields), chunk_rows)
 
     def export_leads_from_smart_list(
         self, fields: Sequence[str], smart_list_id: int, *, chunk_rows: int = 100_000, workdir: str | None = None

@@ -1,7 +1,6 @@
 """People: Marketo -> the extract -> the sales-owned subset -> the Actions person table."""
 
 import time
-from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from typing import Optional
 
@@ -11,8 +10,7 @@ import pandas as pd
 from sync_pipelines import pools
 from sync_pipelines.conventions import OWNERS
 from sync_pipelines.mass_change import MassRemovalConfig, Removal, guard_removal
-from sync_pipelines.people.fields import EXTRACT_FIELDS
-from sync_pipelines.people.transforms import REPAIR_COLUMNS, normalize_extract
+from sync_pipelines.people.full_extract import FIELDS, FullExtract, clean_chunks, repairs_frame, run_full_extract
 from sync_pipelines.pinning import pin_marketo
 from sync_pipelines.quota import stops_cleanly_on_quota
 from sync_pipelines.resources import ActionsDatabase, MarketoResource
@@ -75,31 +73,31 @@ def marketo_person_extract(
 ) -> dg.MaterializeResult:
     dry_run = actions_db.effective_dry_run(config.dry_run)
     started_at, clock = datetime.now(timezone.utc), time.monotonic()
-    full = not config.marketo_ids
     with marketo.client() as client, actions_db.connection(dry_run=dry_run) as conn:
-        client.require_lead_fields(list(EXTRACT_FIELDS))
+        client.require_lead_fields(FIELDS)
         pin_marketo(conn, client)  # write only what the pinned instance says
-        if full and marketo.smart_list_id is not None:
-            chunks = client.export_leads_from_smart_list(list(EXTRACT_FIELDS), marketo.smart_list_id)
-        elif full:
-            created_from, created_until = marketo.export_window()
-            chunks = client.export_leads(list(EXTRACT_FIELDS), created_from=created_from, created_until=created_until)
+        if config.marketo_ids:
+            raw = client.get_leads("id", config.marketo_ids, FIELDS)  # before the transaction: no wait inside it
+            with conn.transaction():
+                extract = ExtractLoad(conn)
+                rejected: list[pd.DataFrame] = []
+                repairs: list[pd.DataFrame] = []
+                extract.load(clean_chunks([raw], rejected, repairs))
+                quarantined = sum(quarantine_people(conn, bad, started_at) for bad in rejected)
+                repaired = repairs_frame(repairs)
+                record_person_repairs(conn, repaired, started_at)
+                read = extract.loaded + quarantined
+                counts = extract.merge(scope_ids=config.marketo_ids)
+                forget_stale_quarantine(conn, started_at, marketo_ids=config.marketo_ids)
+                record_extract_finished(conn, "incremental", started_at)
+            full_metadata = {}
         else:
-            chunks = [client.get_leads("id", config.marketo_ids, list(EXTRACT_FIELDS))]
-        with conn.transaction():
-            extract = ExtractLoad(conn)
-            rejected: list[pd.DataFrame] = []
-            repairs: list[pd.DataFrame] = []
-            extract.load(_clean_chunks(chunks, rejected, repairs))
-            quarantined = sum(quarantine_people(conn, bad, started_at) for bad in rejected)
-            repaired = pd.concat(repairs, ignore_index=True) if repairs else pd.DataFrame(columns=REPAIR_COLUMNS)
-            record_person_repairs(conn, repaired, started_at)
-            read = extract.loaded + quarantined
-            counts = extract.merge(scope_ids=None if full else config.marketo_ids)
-            forget_stale_quarantine(conn, started_at, marketo_ids=None if full else config.marketo_ids)
-            # The completion marker commits with the rows: the paced load and checks trust only this.
-            record_extract_finished(conn, "full" if full else "incremental", started_at)
-        api_calls, export_wait = client.calls_used, client.export_wait_seconds
+            full = run_full_extract(
+                client, conn, smart_list_id=marketo.smart_list_id, extract_since=marketo.extract_since
+            )
+            read, quarantined, counts, repaired = full.people_read, full.people_quarantined, full.counts, full.repaired
+            full_metadata = _full_extract_metadata(full)
+        api_calls, exports = client.calls_used, client.export_stats
     context.log.info(f"Extracted {read} people ({quarantined} quarantined) with {api_calls} Marketo calls")
     if not repaired.empty:
         # Ids and field names only: the values are personal data.
@@ -109,7 +107,7 @@ def marketo_person_extract(
         )
     return dg.MaterializeResult(
         metadata={
-            "mode": "full" if full else "incremental",
+            "mode": "incremental" if config.marketo_ids else "full",
             "dry_run": dry_run,
             "people_read": read,
             "people_quarantined": quarantined,
@@ -118,22 +116,28 @@ def marketo_person_extract(
             "inserted": counts.inserted,
             "updated": counts.updated,
             "removed": counts.removed,
+            **full_metadata,
             "marketo_api_calls": api_calls,
-            "marketo_export_wait_seconds": round(export_wait, 3),
+            "marketo_export_jobs_created": exports.jobs_created,
+            "marketo_export_jobs_reattached": exports.jobs_reattached,
+            "marketo_export_status_polls": exports.status_polls,
+            "marketo_export_wait_seconds": round(exports.wait_seconds, 3),
             "duration_seconds": round(time.monotonic() - clock, 3),
         }
     )
 
 
-def _clean_chunks(
-    raw_chunks: Iterable[pd.DataFrame], rejected: list[pd.DataFrame], repairs: list[pd.DataFrame]
-) -> Iterator[pd.DataFrame]:
-    """The clean rows of each chunk; rejected rows go to `rejected` (the quarantine), repaired fields to
-    `repairs` (person_repair)."""
-    for raw in raw_chunks:
-        clean, bad = normalize_extract(raw, repairs)
-        rejected.append(bad)
-        yield clean
+def _full_extract_metadata(full: FullExtract) -> dict:
+    return {
+        "extract_id": full.extract_id,
+        "resumed": full.resumed,
+        "created_span_from": full.span_from.isoformat() if full.span_from else None,
+        "created_span_until": full.span_until.isoformat() if full.span_until else None,
+        "created_span_source": full.span_source,
+        "windows_planned": full.windows_planned,
+        "windows_loaded_by_earlier_run": full.windows_loaded_before,
+        "windows_exported": full.windows_exported,
+    }
 
 
 def _repair_summary(repaired: pd.DataFrame, *, limit: int) -> list[dict]:

@@ -99,11 +99,13 @@ class ExtractLoad:
                 repeats.append(chunk[again])
             yield chunk[~again]
 
-    def merge(self, *, scope_ids: list[int] | None) -> WriteCounts:
+    def merge(self, *, scope_ids: list[int] | None, started_at: datetime | None = None) -> WriteCounts:
         """Update the changed people, insert the new ones; remove people missing from the extract.
 
         scope_ids=None means the loaded rows are a full extract: everyone absent has left Marketo.
         With a list, only those ids were asked for, and the ones not loaded have left.
+        started_at: when the extract started (its export ran before this transaction): what an
+        incremental run stored since then wins over an older version here, and is not removed.
         """
         if self._into_empty:
             self._merge_repeats()
@@ -126,7 +128,9 @@ class ExtractLoad:
             FROM {_STAGING} s
             WHERE e.marketo_id = s.marketo_id
               AND ({_columns(_EXTRACT_CONTENT, "e.")}) IS DISTINCT FROM ({_columns(_EXTRACT_CONTENT, "s.")})
-            """
+              AND NOT coalesce(e.changed_at >= %(started_at)s AND s.marketo_updated_at < e.marketo_updated_at, false)
+            """,
+            {"started_at": started_at},
         ).rowcount
         inserted = self._conn.execute(
             f"""
@@ -141,7 +145,11 @@ class ExtractLoad:
             # Every staged person is stored by now: the same count means nobody else is left to remove.
             removed = 0
             if stored != unique_ids:
-                removed = self._conn.execute(f"DELETE FROM marketo_person_extract e WHERE {absent}").rowcount
+                removed = self._conn.execute(
+                    f"DELETE FROM marketo_person_extract e WHERE {absent} "
+                    "AND (%(started_at)s::timestamptz IS NULL OR e.changed_at < %(started_at)s)",
+                    {"started_at": started_at},
+                ).rowcount
         else:
             removed = self._conn.execute(
                 f"DELETE FROM marketo_person_extract e WHERE e.marketo_id = ANY(%s::bigint[]) AND {absent}",

@@ -19,7 +19,7 @@ SANDBOX_UNTIL = datetime(2026, 7, 1, tzinfo=timezone.utc)
 
 def sandbox_config(**overrides) -> MarketoSandboxConfig:
     # A generous rate limit: these tests are about exports, not throttling.
-    return MarketoSandboxConfig(size=400, bulk_processing_seconds=0.05, calls_per_window=1000, **overrides)
+    return MarketoSandboxConfig(**{"size": 400, "bulk_processing_seconds": 0.05, "calls_per_window": 1000, **overrides})
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def mk():
 
 def make_client(mk) -> MarketoClient:
     return MarketoClient(
-        mk.url, mk.client_id, mk.client_secret, calls_per_window=1000, bulk_poll_seconds=0.02,
+        mk.url, mk.client_id, mk.client_secret, calls_per_window=1000, bulk_poll_max_seconds=0.02,
         retry_backoff_seconds=0.01,
     )
 
@@ -168,10 +168,114 @@ def test_dropped_download_resumes_with_a_range_request(tmp_path):
 
     with serve(drop_first_download) as running:
         client = MarketoClient(running.url, sandbox.config.client_id, sandbox.config.client_secret,
-                               bulk_poll_seconds=0.02, retry_backoff_seconds=0.01, calls_per_window=1000)
+                               bulk_poll_max_seconds=0.02, retry_backoff_seconds=0.01, calls_per_window=1000)
         with client:
             got = pd.concat(client.export_leads_from_smart_list(ALL_FIELDS, 1))
     assert range_headers[0] == "" and range_headers[1].startswith("bytes=") and range_headers[1] != "bytes=0-"
     expected = as_marketo_text(sandbox.leads())
     got = got.astype(object).where(got.notna(), None)
     pd.testing.assert_frame_equal(got.reset_index(drop=True), expected.reset_index(drop=True))
+
+
+def serve_rewritten(sandbox, rewrite_file):
+    """The sandbox behind a proxy that drops fileChecksum from export statuses and rewrites each file."""
+    import json
+
+    from sync_pipelines.sandbox.marketo_app import create_marketo_app
+    from sync_pipelines.sandbox.servers import serve
+
+    app = create_marketo_app(sandbox)
+
+    async def rewriting(scope, receive, send):
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not path.endswith(("/file.json", "/status.json")):
+            return await app(scope, receive, send)
+        start, body = {}, bytearray()
+
+        async def capture(message):
+            if message["type"] == "http.response.start":
+                start.update(message)
+                return
+            body.extend(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            new = bytes(body)
+            if path.endswith("/status.json"):
+                answer = json.loads(new)
+                for status in answer.get("result") or []:
+                    status.pop("fileChecksum", None)
+                new = json.dumps(answer).encode()
+            elif start["status"] == 200:
+                new = rewrite_file(new)
+            headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+            await send({**start, "headers": [*headers, (b"content-length", str(len(new)).encode())]})
+            await send({"type": "http.response.body", "body": new})
+
+        return await app(scope, receive, capture)
+
+    return serve(rewriting)
+
+
+def rewritten_export(rewrite_file, fields):
+    from sync_pipelines.sandbox.marketo_state import MarketoSandbox
+
+    sandbox = MarketoSandbox(sandbox_config())
+    with serve_rewritten(sandbox, rewrite_file) as running:
+        client = MarketoClient(running.url, sandbox.config.client_id, sandbox.config.client_secret,
+                               bulk_poll_max_seconds=0.02, retry_backoff_seconds=0.01, calls_per_window=1000)
+        with client:
+            return list(client.export_leads_from_smart_list(fields, 1))
+
+
+def test_a_file_whose_header_lacks_a_requested_field_fails_the_export():
+    """Regression (issue 19): a renamed sfdcLeadOwnerId column used to read as an empty owner for everyone."""
+    def rename_owner_column(content: bytes) -> bytes:
+        header, rest = content.split(b"\r\n", 1)
+        return header.replace(b"sfdcLeadOwnerId", b"sfdcLeadOwnerID") + b"\r\n" + rest
+
+    with pytest.raises(MarketoError) as failure:
+        rewritten_export(rename_owner_column, ["id", "sfdcLeadOwnerId"])
+    assert failure.value.code == "export-header"
+    assert "lacks the requested field(s) sfdcLeadOwnerId" in str(failure.value)
+
+
+def test_a_file_shorter_than_numberOfRecords_fails_the_export():
+    """Regression (issue 19): a short file without a checksum used to pass, and its missing people were removed."""
+    def drop_last_record(content: bytes) -> bytes:
+        return content[: content.rstrip(b"\r\n").rfind(b"\r\n") + 2]
+
+    with pytest.raises(MarketoError) as failure:
+        rewritten_export(drop_last_record, ["id", "email"])
+    assert failure.value.code == "export-count"
+    assert "the file holds 399 records, Marketo's numberOfRecords is 400" in str(failure.value)
+
+
+def test_a_stuck_export_fails_at_its_deadline_with_a_clear_message_and_is_canceled():
+    """Regression (issue 19): a job that never finishes used to be polled forever."""
+    with serve_marketo(sandbox_config(bulk_processing_seconds=3600)) as mk:
+        client = MarketoClient(mk.url, mk.client_id, mk.client_secret, calls_per_window=1000,
+                               bulk_poll_max_seconds=0.02, bulk_job_timeout_seconds=0.3)
+        with client, pytest.raises(MarketoError) as failure:
+            list(client.export_leads_from_smart_list(["id"], 1))
+        cancels = sum(count for path, count in mk.sandbox.calls_by_path.items() if path.endswith("/cancel.json"))
+    assert failure.value.code == "export-timeout"
+    assert "still Processing" in str(failure.value) and "MARKETO_BULK_EXPORT_TIMEOUT_SECONDS" in str(failure.value)
+    assert cancels == 1
+
+
+def test_a_job_of_an_earlier_run_is_reattached_not_created_again(mk):
+    """An exportId recorded by a killed run is reused: no new job, the same rows."""
+    from sync_pipelines.marketo.bulk import ExportRequest
+
+    window = {"smartListId": 1}
+    created: list[str] = []
+    with make_client(mk) as client:
+        first = [frame for finished in client.run_exports(
+            ["id"], [ExportRequest(0, window)], on_created=lambda key, export_id: created.append(export_id))
+            for frame in client.read_export(finished, ["id"])]
+        creates_before = mk.sandbox.calls_by_path["/bulk/v1/leads/export/create.json"]
+        again = [frame for finished in client.run_exports(["id"], [ExportRequest(0, window, created[0])])
+                 for frame in client.read_export(finished, ["id"])]
+        assert client.export_stats.jobs_reattached == 1
+    assert mk.sandbox.calls_by_path["/bulk/v1/leads/export/create.json"] == creates_before == 1
+    pd.testing.assert_frame_equal(pd.concat(first), pd.concat(again))

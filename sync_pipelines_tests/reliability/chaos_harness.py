@@ -174,7 +174,7 @@ class PersonScenario(Scenario):
         secret = {name: {"env": var} for name, var in (("base_url", "MARKETO_BASE_URL"), (
             "client_id", "MARKETO_CLIENT_ID"), ("client_secret", "MARKETO_CLIENT_SECRET"))}
         return {"resources": {"marketo": {"config": {**secret, "smart_list_id": 1, "window_seconds": 2.0,
-                                                     "bulk_poll_seconds": 0.05}}}}
+                                                     "bulk_poll_max_seconds": 0.05}}}}
 
     def mutate(self, world: World, rng: random.Random, round_no: int) -> None:
         sandbox, model = world.marketo.sandbox, self.model

@@ -18,7 +18,7 @@ ACTIONS_COLUMNS = list(SYNCED_FIELDS.values())
 def marketo_resource(served, **overrides: Any) -> MarketoResource:
     """MarketoResource on a served sandbox: one smart-list export job, fast polls, short backoff."""
     settings = dict(base_url=served.url, client_id=served.client_id, client_secret=served.client_secret,
-                    bulk_poll_seconds=0.05, window_seconds=served.sandbox.config.window_seconds,
+                    bulk_poll_max_seconds=0.05, window_seconds=served.sandbox.config.window_seconds,
                     extract_since=SANDBOX_CREATED_FROM.isoformat(), smart_list_id=1)
     return MarketoResource(**{**settings, **overrides})
 

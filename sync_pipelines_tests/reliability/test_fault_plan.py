@@ -50,7 +50,7 @@ def test_marketo_5xx_slow_answers_and_the_export_quota(marketo_sandbox):
 def test_marketo_export_job_ends_failed_and_the_client_says_so(marketo_sandbox):
     marketo_sandbox.sandbox.set_fault_plan(FaultPlan({"bulk_export_failed": 1.0}))
     with MarketoClient(marketo_sandbox.url, marketo_sandbox.client_id, marketo_sandbox.client_secret,
-                       bulk_poll_seconds=0.05, window_seconds=2.0) as client:
+                       bulk_poll_max_seconds=0.05, window_seconds=2.0) as client:
         with pytest.raises(Exception, match="ended Failed"):
             list(client.export_leads_from_smart_list(["id"], 1))
 
