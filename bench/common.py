@@ -49,15 +49,23 @@ def sandbox_process(size: int, seed: int = 42, *options: str):
             process.wait(timeout=30)
 
 
-def sandbox_marketo(sandbox: dict, *, smart_list_id: int | None = 1, calls_per_window: int = 100) -> MarketoResource:
-    """The Marketo resource for a sandbox process (its sandbox.json): its credentials, quick export polls."""
+def sandbox_marketo(
+    sandbox: dict,
+    *,
+    smart_list_id: int | None = 1,
+    calls_per_window: int = 100,
+    poll_max_seconds: float = 0.2,
+    extract_since: str | None = SANDBOX_CREATED_FROM.isoformat(),
+) -> MarketoResource:
+    """The Marketo resource for a sandbox process (its sandbox.json): its credentials, quick export polls
+    unless told otherwise."""
     return MarketoResource(
         base_url=sandbox["marketo_url"],
         client_id=sandbox["marketo_client_id"],
         client_secret=sandbox["marketo_client_secret"],
-        bulk_poll_max_seconds=0.2,
+        bulk_poll_max_seconds=poll_max_seconds,
         calls_per_window=calls_per_window,
-        extract_since=SANDBOX_CREATED_FROM.isoformat(),
+        extract_since=extract_since,
         smart_list_id=smart_list_id,
     )
 

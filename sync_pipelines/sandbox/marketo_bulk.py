@@ -179,17 +179,28 @@ class BulkLeadExports:
         return time.monotonic() >= self._due_clock[job.export_id]
 
     def _promote_queued(self) -> None:
-        """Start queued jobs, oldest first, that have waited their queue time, while a slot is free."""
+        """Start queued jobs, oldest first, at the moment a real instance would have started them.
+
+        A job starts when its queue time is over and one of the MAX_PROCESSING slots is free; a slot
+        frees when its job's processing time ends, whether or not a client has called since. So the
+        timeline does not depend on how often clients poll, though it is only computed when they call.
+        """
         config = self._sandbox.config
         clock = time.monotonic()
-        ready = sorted((j for j in self._jobs.values() if j.status == "Queued"
-                        and clock - self._queued_clock[j.export_id] >= config.bulk_queued_seconds),
-                       key=lambda j: j.queued_at)
-        for job in ready[:max(0, MAX_PROCESSING - self._count("Processing"))]:
-            job.status, job.started_at = "Processing", self._sandbox.now()
+        processing = sorted(self._due_clock[j.export_id] for j in self._jobs.values() if j.status == "Processing")
+        slots_free_at = ([0.0] * MAX_PROCESSING + processing)[-MAX_PROCESSING:]
+        queued = sorted((j for j in self._jobs.values() if j.status == "Queued"),
+                        key=lambda j: self._queued_clock[j.export_id])
+        for job in queued:
+            slots_free_at.sort()
+            start = max(self._queued_clock[job.export_id] + config.bulk_queued_seconds, slots_free_at[0])
+            if start > clock:
+                return  # the queue is first in, first out: the jobs behind this one wait too
             rows = int(self._mask(job).sum())
-            self._due_clock[job.export_id] = (
-                clock + config.bulk_processing_seconds + config.bulk_seconds_per_1000_rows * rows / 1000)
+            due = start + config.bulk_processing_seconds + config.bulk_seconds_per_1000_rows * rows / 1000
+            job.status = "Processing"
+            job.started_at = self._sandbox.now() - timedelta(seconds=clock - start)
+            self._due_clock[job.export_id] = slots_free_at[0] = due
 
     def _finish(self, job: ExportJob, frame: pd.DataFrame) -> None:
         try:
