@@ -63,9 +63,8 @@ def webserver(tmp_path: Path, database_url: str, dagster_storage_url: str) -> It
 
     The project's sandbox emulators (Marketo and Salesforce) serve from a temporary data directory:
     with no service URL in the environment, the resources find them through SYNC_DATA_DIR. Why not
-    MARKETO_BASE_URL pointing at a served emulator: with a base URL the resource extracts 31-day
-    windows from extract_since (2006) with 30 s bulk polls, minutes whatever the size; the sandbox
-    path starts at the seed's first day and polls every 0.2 s (the same run takes about 10 s).
+    MARKETO_BASE_URL pointing at a served emulator: with a base URL the resource's export status polls
+    back off up to 30 s (production's cap); the sandbox path caps them at 0.2 s.
     """
     data_dir = tmp_path / "sync_data"
     env = {key: value for key, value in os.environ.items() if not key.startswith(_SERVICE_VARIABLES)}
