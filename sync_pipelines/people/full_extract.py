@@ -11,6 +11,7 @@ of its own, and happens only when every window is loaded.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -19,6 +20,7 @@ import psycopg
 
 from sync_pipelines.marketo.bulk import MAX_WINDOW, ExportRequest, created_at_filter
 from sync_pipelines.marketo.client import MarketoClient
+from sync_pipelines.marketo.errors import MarketoError
 from sync_pipelines.marketo.data_start import extract_start
 from sync_pipelines.marketo.dates import split_windows
 from sync_pipelines.people.fields import EXTRACT_FIELDS
@@ -39,6 +41,7 @@ from sync_pipelines.store.person_extract_runs import (
 )
 
 FIELDS = list(EXTRACT_FIELDS)
+BAD_FILE_CODES = {"export-count", "export-header", "export-malformed"}
 # When the lowest lead ids show no lead at all: cover everything Marketo can hold (it launched in 2006).
 EARLIEST_POSSIBLE = datetime(2006, 1, 1, tzinfo=timezone.utc)
 
@@ -78,16 +81,22 @@ def run_full_extract(
         FIELDS, requests, on_created=lambda index, export_id: record_export_id(conn, run.extract_id, index, export_id)
     )
     exported = 0
-    if len(run.windows) == 1 and requests:
-        # One window is the whole extract: load and merge it in one transaction, straight into an empty table.
+    one_job = len(run.windows) == 1  # one window is the whole extract: load and merge it in one transaction
+    with closing(finished_files):  # on an error, the jobs still running are canceled at once
         for finished in finished_files:
-            counts = _load_and_merge(conn, run, client.read_export(finished, FIELDS))
+            try:
+                if one_job:
+                    counts = _load_and_merge(conn, run, client.read_export(finished, FIELDS))
+                else:
+                    rejected: list[pd.DataFrame] = []
+                    chunks = clean_chunks(client.read_export(finished, FIELDS), rejected)
+                    stage_window(conn, run, finished.key, chunks, rejected)
+            except MarketoError as error:
+                if error.code in BAD_FILE_CODES:  # a bad file: the next run asks Marketo for a new one
+                    record_export_id(conn, run.extract_id, finished.key, None)
+                raise
             exported += 1
-    else:
-        for finished in finished_files:
-            rejected: list[pd.DataFrame] = []
-            stage_window(conn, run, finished.key, clean_chunks(client.read_export(finished, FIELDS), rejected), rejected)
-            exported += 1
+    if not one_job:
         counts = merge_extract(conn, run)
     read, quarantined = staged_totals(conn, run.extract_id)
     return FullExtract(

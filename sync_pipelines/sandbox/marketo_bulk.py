@@ -222,7 +222,7 @@ class BulkLeadExports:
                 job.status, job.error_msg = "Failed", error
             else:
                 job.status, job.content = "Completed", content
-                job.number_of_records = len(frame) + len(extra)
+                job.number_of_records = len(frame) + sum(1 for line in extra if line)
                 job.file_size = len(content)
                 job.file_checksum = "sha256:" + hashlib.sha256(content).hexdigest()
                 self._bytes_today()

@@ -91,8 +91,9 @@ def start_extract(
         return _load_run(conn, extract_id, resumed=False)
 
 
-def record_export_id(conn: psycopg.Connection, extract_id: int, window_index: int, export_id: str) -> None:
-    """Remember a window's export job the moment it exists, so a killed run's successor re-attaches to it."""
+def record_export_id(conn: psycopg.Connection, extract_id: int, window_index: int, export_id: str | None) -> None:
+    """Remember a window's export job the moment it exists, so a killed run's successor re-attaches to it
+    (None forgets it: the next run creates a new job)."""
     with conn.transaction():
         conn.execute(
             "UPDATE person_extract_window SET export_id = %s WHERE extract_id = %s AND window_index = %s",

@@ -155,3 +155,30 @@ def test_no_transaction_of_the_extract_spans_more_than_one_window(marketo, datab
     for (pid, started), last_seen in seen.items():
         windows_inside = sum(started <= loaded <= last_seen for loaded in loads)
         assert windows_inside <= 1, f"a transaction of backend {pid} was open across {windows_inside} window loads"
+
+
+def test_a_bad_file_fails_the_run_merges_nothing_and_is_exported_afresh_next_time(marketo, database_url):
+    """A file that fails its checks (here a row with too many fields) keeps nothing of its window, and
+    its job is forgotten: the next run asks Marketo for a new file instead of re-reading the bad one."""
+    files = []  # the bad row goes into the first file rendered only
+
+    def bad_row_once(fields):
+        files.append(1)
+        return b"1,too,many,fields\r\n" if len(files) == 1 else b""
+
+    marketo.sandbox.add_raw_export_line(bad_row_once)
+    try:
+        result = dg.materialize([marketo_person_extract], raise_on_error=False, resources={
+            "marketo": MarketoResource(**settings(marketo)), "actions_db": ActionsDatabase(url=database_url)})
+    finally:
+        marketo.sandbox.raw_export_lines = []
+    assert not result.success
+    with psycopg.connect(database_url) as conn:
+        first = conn.execute(
+            "SELECT export_id, loaded_at FROM person_extract_window WHERE window_index = 0").fetchone()
+    assert first == (None, None)
+    assert extract_rows(database_url) == []
+
+    metadata = extract(marketo, database_url)
+    assert metadata["resumed"] is True and metadata["windows_loaded_by_earlier_run"] == 0
+    assert len(extract_rows(database_url)) == SANDBOX.size
