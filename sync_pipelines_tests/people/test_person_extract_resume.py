@@ -21,6 +21,7 @@ from sync_pipelines.people.assets import marketo_person_extract
 from sync_pipelines.resources import ActionsDatabase, MarketoResource
 from sync_pipelines.sandbox.servers import MarketoSandboxConfig, serve_marketo
 from sync_pipelines.sandbox.seed import SANDBOX_CREATED_FROM
+from sync_pipelines.store.migrate import migrate_url
 
 # 18 months of people; each export job spends 0.3 s Queued and 0.3 s Processing (2 at a time).
 SANDBOX = MarketoSandboxConfig(size=600, seed=11, window_seconds=2.0, calls_per_window=1000,
@@ -60,7 +61,9 @@ def another_database(postgres_admin_url):
     with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield psycopg.conninfo.make_conninfo(postgres_admin_url, dbname=name)
+        url = psycopg.conninfo.make_conninfo(postgres_admin_url, dbname=name)
+        migrate_url(url)
+        yield url
     finally:
         with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
