@@ -80,17 +80,19 @@ def run_full_extract(
     finished_files = client.run_exports(
         FIELDS, requests, on_created=lambda index, export_id: record_export_id(conn, run.extract_id, index, export_id)
     )
-    exported = 0
+    exported, repairs = 0, []
     one_job = len(run.windows) == 1  # one window is the whole extract: load and merge it in one transaction
     with closing(finished_files):  # on an error, the jobs still running are canceled at once
         for finished in finished_files:
             try:
                 if one_job:
-                    counts = _load_and_merge(conn, run, client.read_export(finished, FIELDS))
+                    counts = _load_and_merge(conn, run, client.read_export(finished, FIELDS), repairs)
                 else:
                     rejected: list[pd.DataFrame] = []
-                    chunks = clean_chunks(client.read_export(finished, FIELDS), rejected)
-                    stage_window(conn, run, finished.key, chunks, rejected)
+                    window_repairs: list[pd.DataFrame] = []
+                    chunks = clean_chunks(client.read_export(finished, FIELDS), rejected, window_repairs)
+                    stage_window(conn, run, finished.key, chunks, rejected, window_repairs)
+                    repairs += window_repairs
             except MarketoError as error:
                 if error.code in BAD_FILE_CODES:  # a bad file: the next run asks Marketo for a new one
                     record_export_id(conn, run.extract_id, finished.key, None)
