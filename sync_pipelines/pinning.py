@@ -1,7 +1,8 @@
 """Org pinning: the sync writes only to the Marketo instance and the Salesforce org it first ran against.
 
 The first run that reaches a service records its identity in the Actions database (sync_org_pin), in the
-run's own transaction, so a run that fails pins nothing. Later runs compare and refuse to write when the
+run's own transaction, so a run that fails pins nothing (the person extract, whose windows commit
+one by one, commits its pin first, in a short transaction of its own). Later runs compare and refuse to write when the
 service answering is another one: credentials swapped from a Salesforce sandbox to production, or
 between Marketo instances, would otherwise write into whatever org answers.
 

@@ -75,7 +75,10 @@ def marketo_person_extract(
     started_at, clock = datetime.now(timezone.utc), time.monotonic()
     with marketo.client() as client, actions_db.connection(dry_run=dry_run) as conn:
         client.require_lead_fields(FIELDS)
-        pin_marketo(conn, client)  # write only what the pinned instance says
+        # Write only what the pinned instance says. The pin gets a transaction of its own: left implicit,
+        # it would hold open the one every per-window transaction of the full extract then nests in.
+        with conn.transaction():
+            pin_marketo(conn, client)
         if config.marketo_ids:
             raw = client.get_leads("id", config.marketo_ids, FIELDS)  # before the transaction: no wait inside it
             with conn.transaction():
