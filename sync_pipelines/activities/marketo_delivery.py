@@ -25,6 +25,7 @@ import psycopg
 from sync_pipelines.activities import crash_injection
 from sync_pipelines.activities.transforms import delivered_in_read_back, marketo_activities
 from sync_pipelines.activities.types import ACTIVITY_TYPES
+from sync_pipelines.activities.unanswered import UnansweredStreak
 from sync_pipelines.conventions import SAMPLE_SIZE
 from sync_pipelines.marketo.client import MarketoClient
 from sync_pipelines.marketo.custom_activities import MAX_INSERT, InsertInDoubt
@@ -34,7 +35,6 @@ from sync_pipelines.store import activities as store
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5  # a record failing transiently this often is quarantined
-MAX_UNANSWERED_IN_A_ROW = 5  # then Marketo is unreachable for now: stop the run (every batch is settled)
 TRANSIENT_RECORD_CODES = frozenset({"604", "606", "608", "611", "615", "713"})
 # Read back from a little before the batch was claimed (Marketo takes whole seconds).
 READ_BACK_MARGIN = timedelta(minutes=5)
@@ -88,7 +88,7 @@ class MarketoDelivery:
         self.dry_run = dry_run
         self.counts = MarketoDeliveryCounts()
         self.sample: list[int] = []
-        self._unanswered_in_a_row = 0
+        self._unanswered = UnansweredStreak()
 
     def run(self) -> MarketoDeliveryCounts:
         with self.conn.transaction():
@@ -125,16 +125,15 @@ class MarketoDelivery:
             # Never sent again blindly: the read-back settles the batch, and only what is missing goes back.
             log.warning("Marketo insert of batch %s unanswered (%s); verifying", batch_id, exc.code)
             self.counts.unanswered_calls += 1
-            self._unanswered_in_a_row += 1
             self.verify(batch_id)
-            if self._unanswered_in_a_row >= MAX_UNANSWERED_IN_A_ROW:
+            if self._unanswered.lost_one():
                 raise
             return
         except MarketoError:
             with self.conn.transaction():  # refused before anything ran: nothing is in doubt
                 store.release(self.conn, store.MARKETO, ids)
             raise
-        self._unanswered_in_a_row = 0
+        self._unanswered.answered()
         crash_injection.reached_after_send(store.MARKETO, batch_id)
         self._record(ids, results)
 

@@ -36,6 +36,7 @@ from sync_pipelines.activities import crash_injection
 from sync_pipelines.activities.bcc import bcc_message, message_id, send_bcc, smtp_connection
 from sync_pipelines.activities.settings import ActivitySettings
 from sync_pipelines.activities.transforms import EXTERNAL_ID_FIELD, salesforce_tasks
+from sync_pipelines.activities.unanswered import UnansweredStreak
 from sync_pipelines.chunks import chunked
 from sync_pipelines.conventions import SAMPLE_SIZE
 from sync_pipelines.salesforce.client import (
@@ -54,7 +55,6 @@ API_BATCH = COLLECTION_SIZE  # one sObject Collections call per batch
 BCC_BATCH = 50  # messages per SMTP session
 MAX_ATTEMPTS = 5  # a Task still failing with a retryable code after this many runs of its batch is quarantined
 CONVERTED_LEAD = "CANNOT_UPDATE_CONVERTED_LEAD"  # the Task named a Lead that was converted
-MAX_UNANSWERED_IN_A_ROW = 5  # then the service is unreachable for now: stop the run (every batch is settled)
 
 
 @dataclass
@@ -94,7 +94,7 @@ class SalesforceDelivery:
         self.dry_run = dry_run
         self.counts = SalesforceDeliveryCounts()
         self.sample: list[int] = []
-        self._unanswered_in_a_row = 0
+        self._unanswered = UnansweredStreak()
         self._context: dict[str, tuple[str | None, str | None]] = {}  # per run: Contact -> (Account, open Opportunity)
 
     def run(self) -> SalesforceDeliveryCounts:
@@ -138,16 +138,15 @@ class SalesforceDelivery:
             # The upsert may have run: settle the batch by reading back, never by sending it again.
             log.warning("Salesforce Task upsert of batch %s unanswered (%s); verifying", batch_id, exc.cause)
             self.counts.unanswered_calls += 1
-            self._unanswered_in_a_row += 1
             self.verify(batch_id)
-            if self._unanswered_in_a_row >= MAX_UNANSWERED_IN_A_ROW:
+            if self._unanswered.lost_one():
                 raise
             return
         except SalesforceClientError:
             # Whether the call ran is unknown: settle the batch now, then stop the run.
             self.verify(batch_id)
             raise
-        self._unanswered_in_a_row = 0
+        self._unanswered.answered()
         crash_injection.reached_after_send(store.SALESFORCE, batch_id)
         attempts = store.attempts(self.conn, store.SALESFORCE, ids)
         delivered, quarantined, retry = {}, {}, []
