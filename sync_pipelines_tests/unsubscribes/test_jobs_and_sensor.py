@@ -25,24 +25,56 @@ def test_the_marketo_flags_derive_from_the_people_extract():
     assert "marketo_person_extract" in deps
 
 
+def _tick(instance: dg.DagsterInstance, cursor: str | None = None):
+    """One evaluation as the sensor daemon runs it: Dagster's asset-sensor wrapper decides the cursor."""
+    return unsubscribe_after_person_sync_sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor))
+
+
+def _person_sync(instance: dg.DagsterInstance, *, dry_run: bool = False) -> int:
+    instance.report_runless_asset_event(dg.AssetMaterialization("actions_people", metadata={"dry_run": dry_run}))
+    return instance.fetch_materializations(dg.AssetKey("actions_people"), limit=1).records[0].storage_id
+
+
+def test_the_sensor_is_a_dagster_asset_sensor_on_actions_people():
+    assert isinstance(unsubscribe_after_person_sync_sensor, dg.AssetSensorDefinition)
+    assert unsubscribe_after_person_sync_sensor.asset_key == dg.AssetKey("actions_people")
+
+
 def test_the_sensor_requests_one_run_per_new_person_sync_and_moves_its_cursor():
     with dg.DagsterInstance.ephemeral() as instance:
-        context = dg.build_sensor_context(instance=instance)
-        assert not unsubscribe_after_person_sync_sensor(context).run_requests
+        first = _tick(instance)
+        assert not first.run_requests and first.cursor is None
 
-        instance.report_runless_asset_event(dg.AssetMaterialization("actions_people"))
-        instance.report_runless_asset_event(dg.AssetMaterialization("actions_people"))
-        latest = instance.fetch_materializations(dg.AssetKey("actions_people"), limit=1).records[0].storage_id
-        result = unsubscribe_after_person_sync_sensor(dg.build_sensor_context(instance=instance))
+        _person_sync(instance)
+        latest = _person_sync(instance)
+        result = _tick(instance)
         assert [r.run_key for r in result.run_requests] == [f"unsubscribes-after-actions-people-{latest}"]
+        assert result.run_requests[0].job_name in (None, "unsubscribe_sync_job")
         assert result.cursor == str(latest)
 
-        # Nothing new since the cursor: no run; a new person sync: one more run.
-        again = unsubscribe_after_person_sync_sensor(dg.build_sensor_context(instance=instance, cursor=result.cursor))
-        assert not again.run_requests and again.cursor is None
-        instance.report_runless_asset_event(dg.AssetMaterialization("actions_people"))
-        later = unsubscribe_after_person_sync_sensor(dg.build_sensor_context(instance=instance, cursor=result.cursor))
-        assert len(later.run_requests) == 1 and int(later.cursor) > latest
+        # Nothing new since the cursor: no run and the cursor stays; a new person sync: one more run.
+        again = _tick(instance, result.cursor)
+        assert not again.run_requests and again.cursor in (None, result.cursor)
+        newer = _person_sync(instance)
+        later = _tick(instance, result.cursor)
+        assert [r.run_key for r in later.run_requests] == [f"unsubscribes-after-actions-people-{newer}"]
+        assert later.cursor == str(newer)
+
+
+def test_a_dry_run_requests_nothing_but_does_not_hide_a_real_sync_before_it():
+    with dg.DagsterInstance.ephemeral() as instance:
+        _person_sync(instance)
+        cursor = _tick(instance).cursor
+        dry = _person_sync(instance, dry_run=True)
+        skipped = _tick(instance, cursor)
+        assert not skipped.run_requests and skipped.cursor == str(dry)
+
+        # A real sync and then a dry run between two ticks: Dagster hands over only the dry one.
+        real = _person_sync(instance)
+        dry = _person_sync(instance, dry_run=True)
+        result = _tick(instance, skipped.cursor)
+        assert [r.run_key for r in result.run_requests] == [f"unsubscribes-after-actions-people-{dry}"]
+        assert result.cursor == str(dry) and real < dry
 
 
 def test_a_failed_push_keeps_the_cursor_and_the_rerun_delivers_the_opt_out(
