@@ -15,6 +15,7 @@ from sync_pipelines.activities.jobs import activity_fanout_job
 from sync_pipelines.activities.log_cursor import LogCursor, advanced
 from sync_pipelines.resources import ActionsDatabase
 from sync_pipelines.store.activities import ids_in_ranges, log_gaps_between, log_high_water_mark
+from sync_pipelines.store.sync_control import NOT_STARTED, sync_started_at
 
 
 @dg.sensor(
@@ -24,12 +25,15 @@ from sync_pipelines.store.activities import ids_in_ranges, log_gaps_between, log
     description=(
         "Follows the Actions activity log by its highest activity id, and the ids below it not yet seen "
         "(late commits), and requests activity_fanout_job for each new range or late arrival; records the "
-        "log's high-water mark as an observation of actions_sales_activities."
+        "log's high-water mark as an observation of actions_sales_activities. Skips until the sync is "
+        "started (make start-sync); what was logged before then is delivered on the first tick after."
     ),
 )
 def actions_activity_sensor(context: dg.SensorEvaluationContext, actions_db: ActionsDatabase):
     cursor = LogCursor.parse(context.cursor)
     with actions_db.connection() as conn:
+        if sync_started_at(conn) is None:
+            return dg.SensorResult(cursor=context.cursor, skip_reason=NOT_STARTED)
         high, logged = log_high_water_mark(conn)
         if high < cursor.high:
             # The log was restored from an older backup: follow it from there.

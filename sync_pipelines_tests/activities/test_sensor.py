@@ -3,12 +3,21 @@
 import dagster as dg
 import pandas as pd
 import psycopg
+import pytest
 
 from sync_pipelines import activities, people
 from sync_pipelines.activities.log_cursor import LogCursor
 from sync_pipelines.activities.sandbox_activity import generate_activities, sellers_for_owners
 from sync_pipelines.resources import ActionsDatabase
 from sync_pipelines.store import activities as store
+from sync_pipelines.store.sync_control import NOT_STARTED, start_sync
+
+
+@pytest.fixture(autouse=True)
+def sync_started(database_url):
+    """The admin's "initiate data sync": the sensor follows the log from then on."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        start_sync(conn)
 
 
 def _log(database_url, count: int, seed: int) -> None:
@@ -92,3 +101,17 @@ def test_activity_definitions_resolve_with_the_rest_of_the_code_location():
                  "salesforce_activity_tasks"):
         assert specs[name].group_name == "activities" and specs[name].description
     assert dg.AssetKey("actions_sales_activities") in {d.asset_key for d in specs["marketo_sales_activities"].deps}
+
+
+def test_the_sensor_waits_for_the_sync_to_start_and_then_delivers_what_was_logged_before(database_url):
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("UPDATE sync_control SET started_at = NULL")
+    _log(database_url, 4, seed=5)
+    waiting = _tick(database_url, None)
+    assert not waiting.run_requests and waiting.skip_reason and waiting.skip_reason.skip_message == NOT_STARTED
+    assert waiting.cursor is None  # nothing was followed: the first tick after the start sees everything
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        start_sync(conn)
+    started = _tick(database_url, waiting.cursor)
+    assert [r.run_key for r in started.run_requests] == ["activities-1-4"]
