@@ -5,6 +5,8 @@ replayed blindly: it retries only refusals that guarantee nothing ran (606 rate,
 608 unavailable; token errors are replayed by MarketoApi). Any other failure (a timeout, a dropped
 connection, a 5xx, 604/611/713) raises InsertInDoubt: the caller reads the activities back
 (`read_back`, by an attribute that carries its own id) before it sends them again.
+The type-management writes follow the same rule (a replayed create answers "already exists"): they raise
+TypeWriteInDoubt, and the caller reads the types again to see what the lost call did.
 """
 
 from __future__ import annotations
@@ -25,8 +27,16 @@ MAX_TYPE_IDS = 10  # activityTypeIds per activities.json call
 NOT_EXECUTED_CODES = frozenset({"606", "608", "615"})
 
 
-class InsertInDoubt(MarketoError):
-    """The insert may or may not have been stored by Marketo: verify before resending."""
+class WriteInDoubt(MarketoError):
+    """The write may or may not have run in Marketo: read its effect back before sending it again."""
+
+
+class InsertInDoubt(WriteInDoubt):
+    """An activity insert in doubt: verify (`read_back`) before resending."""
+
+
+class TypeWriteInDoubt(WriteInDoubt):
+    """A type-management write in doubt: describe the type again before deciding what is still missing."""
 
 
 class CustomActivitiesApi:
@@ -49,16 +59,29 @@ class CustomActivitiesApi:
 
     def create_type(self, request: dict) -> dict:
         """Create a type (as a draft) from {apiName, name, triggerName, filterName, primaryAttribute, ...}."""
-        return self._api.call("POST", "/rest/v1/activities/external/type.json", json=request)["result"][0]
+        return self._type_write("/rest/v1/activities/external/type.json", request)
 
     def create_attributes(self, api_name: str, attributes: list[dict]) -> dict:
         """Add secondary attributes to the type's draft."""
         path = f"/rest/v1/activities/external/type/{api_name}/attributes/create.json"
-        return self._api.call("POST", path, json={"attributes": attributes})["result"][0]
+        return self._type_write(path, {"attributes": attributes})
 
     def approve_type(self, api_name: str) -> dict:
         """Make the draft the live version (activities can be inserted only for approved types)."""
-        return self._api.call("POST", f"/rest/v1/activities/external/type/{api_name}/approve.json")["result"][0]
+        return self._type_write(f"/rest/v1/activities/external/type/{api_name}/approve.json", None)
+
+    def _type_write(self, path: str, body: dict | None) -> dict:
+        return self._write_once(path, body, TypeWriteInDoubt)["result"][0]
+
+    def _write_once(self, path: str, body: dict | None, in_doubt: type[WriteInDoubt]) -> dict:
+        """POST a write that must not run twice: only refusals that guarantee nothing ran are retried;
+        any other failure raises `in_doubt`."""
+        try:
+            return self._api.call("POST", path, json=body, retry_if=lambda exc: exc.code in NOT_EXECUTED_CODES)
+        except TransientMarketoError as exc:
+            if exc.code in NOT_EXECUTED_CODES:  # still refused after every retry: nothing ran
+                raise MarketoError(exc.code, f"{path} refused: {exc.message}") from None
+            raise in_doubt(exc.code, f"{path} unanswered: {exc.message}") from None
 
     # --- activities -----------------------------------------------------------------------------
 
@@ -70,17 +93,7 @@ class CustomActivitiesApi:
         """
         if not 0 < len(activities) <= MAX_INSERT:
             raise ValueError(f"insert takes 1 to {MAX_INSERT} activities, got {len(activities)}")
-        try:
-            body = self._api.call(
-                "POST",
-                "/rest/v1/activities/external.json",
-                json={"input": list(activities)},
-                retry_if=lambda exc: exc.code in NOT_EXECUTED_CODES,
-            )
-        except TransientMarketoError as exc:
-            if exc.code in NOT_EXECUTED_CODES:  # still refused after every retry: nothing ran
-                raise MarketoError(exc.code, f"custom activity insert refused: {exc.message}") from None
-            raise InsertInDoubt(exc.code, f"custom activity insert unanswered: {exc.message}") from None
+        body = self._write_once("/rest/v1/activities/external.json", {"input": list(activities)}, InsertInDoubt)
         results = list(body.get("result") or [])
         if len(results) != len(activities):
             raise InsertInDoubt("result", f"{len(results)} results for {len(activities)} activities")

@@ -22,7 +22,8 @@ from typing import Any
 # "bulk_export_failed" (an export job that ends Failed). 1029 is the bulk export daily quota, drawn on
 # enqueue only; 607 is the daily API quota.
 # "lost_reply" (both emulators, see lost_reply.py): a write runs, then the connection drops before its
-# answer; on Marketo it hits custom activity inserts, on Salesforce every write (POST/PATCH/DELETE).
+# answer; on Marketo it hits the custom-activity writes (inserts, type creates, attribute adds, approvals),
+# on Salesforce every write (POST/PATCH/DELETE).
 MARKETO_FAULTS = frozenset({"601", "602", "604", "606", "607", "615", "1029", "5xx", "slow", "bulk_export_failed",
                             "lost_reply"})
 # Salesforce: call-level errors, plus "partial_collection": one record of a collection refused with

@@ -132,8 +132,9 @@ async def _api(sandbox: MarketoSandbox, exports: BulkLeadExports, handler: Handl
             if sandbox.draw_fault("slow"):  # a slow answer from the fault plan
                 await asyncio.sleep(sandbox.fault_plan.slow_seconds)
             answer = await run_in_threadpool(handler, sandbox, exports, call)
-            if request.url.path == custom_activities.INSERT_PATH and sandbox.draw_fault(LOST_REPLY):
-                return LostReply()  # the activities were inserted; the answer is lost
+            if request.method == "POST" and request.url.path.startswith(custom_activities.WRITE_PATH_PREFIX) \
+                    and sandbox.draw_fault(LOST_REPLY):
+                return LostReply()  # the insert or type change ran; the answer is lost
     except MarketoError as error:
         # The official description requires `result` in every envelope, failures included.
         return JSONResponse({"requestId": request_id, "success": False, "warnings": [], "result": [],

@@ -129,7 +129,8 @@ def test_verify_rereads_only_rows_still_sending(marketo_sandbox, salesforce_sand
             "UPDATE actions_sales_activity SET email_subject = NULL WHERE activity_id = "
             "(SELECT min(activity_id) FROM actions_sales_activity WHERE activity_type = 'Sales Email Opened') "
             "RETURNING activity_id").fetchone()
-    marketo_sandbox.sandbox.set_fault_plan(FaultPlan({"lost_reply": 1.0}, max_faults=1))
+    fan_out(marketo_sandbox, salesforce_sandbox, database_url, selection=["marketo_sales_activity_types"])
+    marketo_sandbox.sandbox.set_fault_plan(FaultPlan({"lost_reply": 1.0}, max_faults=1))  # for the first insert
     ok, metadata = fan_out(marketo_sandbox, salesforce_sandbox, database_url)
     assert ok
     mkto = metadata["marketo_sales_activities"]

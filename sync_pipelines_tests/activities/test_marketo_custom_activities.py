@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 from sync_pipelines.activities.type_setup import ensure_activity_types
 from sync_pipelines.activities.types import TYPES_BY_NAME
 from sync_pipelines.marketo.client import MarketoClient
+from sync_pipelines.sandbox.faults import FaultPlan
 from sync_pipelines_tests.fixtures.marketo import marketo_http_client
 
 
@@ -48,3 +49,24 @@ def test_type_lifecycle_insert_limits_per_record_status_and_read_back(marketo_sa
         assert too_many["success"] is False and too_many["errors"][0]["code"] == "1003"
         # Writes stay refused elsewhere: the sandbox's lead API is read-only.
         assert http.post("/rest/v1/leads.json", json={"input": []}).json()["errors"][0]["code"] == "610"
+
+
+def test_type_setup_settles_lost_answers_by_reading_the_types_again(marketo_sandbox):
+    """The create, attribute and approve calls run but their answers are lost: nothing is sent twice (a
+    replayed create would be refused as "already exists"); the next pass reads the types and goes on."""
+    sandbox = marketo_sandbox.sandbox
+    sandbox.set_fault_plan(FaultPlan({"lost_reply": 1.0}, max_faults=4))
+    with _client(marketo_sandbox) as client:
+        first = ensure_activity_types(client.custom_activities)
+        assert sandbox.fault_plan.injected["lost_reply"] == 4 and first.unanswered_writes == 4
+        writes = [path for method, path in sandbox.call_log if method == "POST"]
+        # One create, one attribute add and one approval per type: no write was sent twice.
+        assert len(writes) == 8 * 3 and writes.count("/rest/v1/activities/external/type.json") == 8
+        assert len({path for path in writes if not path.endswith("/type.json")}) == 8 * 2
+        again = ensure_activity_types(client.custom_activities)
+        assert (again.types_created, again.attributes_added, again.types_approved, again.types_already_current) \
+            == (0, 0, 0, 8)
+        for spec in TYPES_BY_NAME.values():
+            described = client.custom_activities.describe_type(spec.api_name)
+            assert described["status"] == "approved"
+            assert {a["apiName"] for a in described["attributes"]} == {a.api_name for a in spec.attributes}
