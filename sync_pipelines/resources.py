@@ -15,6 +15,7 @@ import psycopg
 from pydantic import Field, PrivateAttr
 
 from sync_pipelines import store
+from sync_pipelines.dry_run import DryRunAware
 from sync_pipelines.environment import (
     ConfigurationError,
     positive_int_setting,
@@ -33,8 +34,11 @@ def env_or_none(name: str) -> dg.EnvVar | None:
     return dg.EnvVar(name) if os.environ.get(name) else None
 
 
-class MarketoResource(dg.ConfigurableResource):
-    """Marketo Engage REST and Bulk Extract APIs. Without base_url, the local sandbox emulator serves."""
+class MarketoResource(DryRunAware):
+    """Marketo Engage REST and Bulk Extract APIs. Without base_url, the local sandbox emulator serves.
+
+    `dry_run` (from the run's tag): the writers send nothing to Marketo.
+    """
 
     base_url: str | None = Field(default=None, description="Instance root, e.g. https://123-ABC-456.mktorest.com")
     client_id: str | None = None
@@ -101,11 +105,12 @@ class MarketoResource(dg.ConfigurableResource):
             client.close()
 
 
-class SalesforceResource(dg.ConfigurableResource):
+class SalesforceResource(DryRunAware):
     """Salesforce REST through simple-salesforce. Without instance_url, the local sandbox emulator serves.
 
     Log in with client credentials (client_id/client_secret, token at {instance}/services/oauth2/token)
     or with username/password/security_token (+ domain: login, test or a My Domain prefix).
+    `dry_run` (from the run's tag): the writers send nothing to Salesforce.
     """
 
     instance_url: str | None = Field(default=None, description="e.g. https://yourorg.my.salesforce.com")
@@ -140,42 +145,39 @@ class SalesforceResource(dg.ConfigurableResource):
             yield client
 
 
-class ActionsDatabase(dg.ConfigurableResource):
+class ActionsDatabase(DryRunAware):
     """The Actions PostgreSQL database (SYNC_DATABASE_URL, else the embedded server).
 
-    A dry run: the first step that asks for `connection(dry_run=True)` opens one connection that every
-    later step of the run shares, inside one transaction that is rolled back when the run ends. The steps
-    see each other's would-be writes (so their counts are those of a real run) and nothing is committed.
+    In a dry run (the run's tag, read when the run sets the resource up) the resource opens one connection
+    at setup and every step of the process shares it, inside one transaction that is rolled back when the
+    run's resources are torn down: the steps see each other's would-be writes (so their counts are those of
+    a real run) and nothing is committed. A dry run of several steps therefore needs them in one process;
+    the executor refuses one that would spread them over several (sync_pipelines/executors.py).
     """
 
     url: str | None = Field(default=None, description="PostgreSQL URL; unset means the embedded server")
-    _dry_run: bool = PrivateAttr(default=False)
-    _dry_run_connection: psycopg.Connection | None = PrivateAttr(default=None)
+    _rolled_back_transaction: psycopg.Connection | None = PrivateAttr(default=None)
 
-    def effective_dry_run(self, requested: bool) -> bool:
-        """Whether a writer of this run must stay dry: once one writer asked for a dry run, every later
-        writer of the same run is dry too, so no step sends for real what a rolled-back step prepared."""
-        self._dry_run = self._dry_run or requested
-        return self._dry_run
-
-    @contextmanager
-    def connection(self, *, dry_run: bool = False) -> Iterator[psycopg.Connection]:
-        if self.effective_dry_run(dry_run) and self._dry_run_connection is None:
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        super().setup_for_execution(context)
+        if self.dry_run:
             conn = store.connect(actions_database_url(self.url))
             conn.execute("SELECT 1")  # open the run's transaction: later `conn.transaction()` blocks nest as savepoints
-            self._dry_run_connection = conn
-        if self._dry_run_connection is not None:
-            yield self._dry_run_connection
+            self._rolled_back_transaction = conn
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection]:
+        if self._rolled_back_transaction is not None:
+            yield self._rolled_back_transaction
             return
         with store.connect(actions_database_url(self.url)) as conn:
             yield conn
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        if self._dry_run_connection is not None:
-            self._dry_run_connection.rollback()
-            self._dry_run_connection.close()
-            self._dry_run_connection = None
-        self._dry_run = False
+        if self._rolled_back_transaction is not None:
+            self._rolled_back_transaction.rollback()
+            self._rolled_back_transaction.close()
+            self._rolled_back_transaction = None
 
 
 def _require_sandbox(setting: str) -> None:

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import dagster as dg
 
 from sync_pipelines.conventions import OWNERS
-from sync_pipelines import pools
+from sync_pipelines import dry_run, pools
 from sync_pipelines.activities.marketo_delivery import MarketoDelivery, approved_type_ids
 from sync_pipelines.activities.salesforce_delivery import SalesforceDelivery
 from sync_pipelines.activities.settings import ActivitySettings
@@ -20,13 +20,6 @@ from sync_pipelines.store.settings import effective_settings
 ACTIVITY_SETTINGS = ("log_emails", "log_calls", "email_logging_mode")
 
 GROUP = "activities"
-
-
-class ActivityWriterConfig(dg.Config):
-    """dry_run: compute what would be created or sent and report the counts; write nothing to Marketo,
-    Salesforce, SMTP or PostgreSQL (database steps run in the run's one transaction, rolled back at its end)."""
-
-    dry_run: bool = False
 
 
 actions_sales_activities = dg.AssetSpec(
@@ -56,18 +49,16 @@ actions_sales_activities = dg.AssetSpec(
 )
 def marketo_sales_activity_types(
     context: dg.AssetExecutionContext,
-    config: ActivityWriterConfig,
     marketo: MarketoResource,
-    actions_db: ActionsDatabase,  # holds the run's dry-run flag, which the later writers follow
+    actions_db: ActionsDatabase,  # the org pin: types are only created in the pinned instance
 ) -> dg.MaterializeResult:
-    dry_run = actions_db.effective_dry_run(config.dry_run)
     with marketo.client() as client:
-        with actions_db.connection(dry_run=dry_run) as conn:
+        with actions_db.connection() as conn:
             pin_marketo(conn, client)
-        counts = ensure_activity_types(client.custom_activities, dry_run=dry_run)
+        counts = ensure_activity_types(client.custom_activities, dry_run=marketo.dry_run)
         calls = client.calls_used
     context.log.info(f"Activity types: {asdict(counts)} ({calls} Marketo calls)")
-    return dg.MaterializeResult(metadata={**asdict(counts), "dry_run": dry_run, "marketo_api_calls": calls})
+    return dry_run.result({**asdict(counts), "marketo_api_calls": calls}, dry_run=marketo.dry_run)
 
 
 @dg.asset(
@@ -85,33 +76,31 @@ def marketo_sales_activity_types(
     ),
 )
 def marketo_sales_activities(
-    context: dg.AssetExecutionContext, config: ActivityWriterConfig, marketo: MarketoResource,
-    actions_db: ActionsDatabase,
+    context: dg.AssetExecutionContext, marketo: MarketoResource, actions_db: ActionsDatabase,
 ) -> dg.MaterializeResult:
-    dry_run = actions_db.effective_dry_run(config.dry_run)
+    dry = marketo.dry_run
     clock = time.monotonic()
-    with marketo.client() as client, actions_db.connection(dry_run=dry_run) as conn:
-        if not dry_run:  # a dry run sends nothing, so it needs no journal: it stays in the run's transaction
+    with marketo.client() as client, actions_db.connection() as conn:
+        if not dry:  # a dry run sends nothing, so it needs no journal: it stays in the run's transaction
             conn.autocommit = True  # every step commits on its own: the delivery state is the journal
         pin_marketo(conn, client)
         with store.delivery_lock(conn, store.MARKETO) as acquired:
             if not acquired:
                 raise dg.Failure("Another run is delivering activities to Marketo; try again when it ends.")
-            delivery = MarketoDelivery(conn, client, approved_type_ids(client, dry_run=dry_run),
-                                       dry_run=dry_run)
+            delivery = MarketoDelivery(conn, client, approved_type_ids(client, dry_run=dry), dry_run=dry)
             counts = delivery.run()
             totals = store.delivery_counts(conn, store.MARKETO)
         calls = client.calls_used
     context.log.info(f"Marketo delivery: {asdict(counts)}; totals {totals}; {calls} Marketo calls")
-    return dg.MaterializeResult(
-        metadata={
-            "dry_run": dry_run,
+    return dry_run.result(
+        {
             **asdict(counts),
             "sample_activity_ids": dg.MetadataValue.json(delivery.sample),
             **{f"total_{state}": count for state, count in totals.items()},
             "marketo_api_calls": calls,
             "duration_seconds": round(time.monotonic() - clock, 3),
-        }
+        },
+        dry_run=dry,
     )
 
 
@@ -132,30 +121,28 @@ def marketo_sales_activities(
 )
 def salesforce_activity_tasks(
     context: dg.AssetExecutionContext,
-    config: ActivityWriterConfig,
     salesforce: SalesforceResource,
     actions_db: ActionsDatabase,
     activity_settings: ActivitySettings,
 ) -> dg.MaterializeResult:
-    dry_run = actions_db.effective_dry_run(config.dry_run)
+    dry = salesforce.dry_run
     clock = time.monotonic()
-    with salesforce.client() as client, actions_db.connection(dry_run=dry_run) as conn:
-        if not dry_run:  # a dry run sends nothing, so it needs no journal: it stays in the run's transaction
+    with salesforce.client() as client, actions_db.connection() as conn:
+        if not dry:  # a dry run sends nothing, so it needs no journal: it stays in the run's transaction
             conn.autocommit = True  # every step commits on its own: the delivery state is the journal
         pin_salesforce(conn, client)
         with store.delivery_lock(conn, store.SALESFORCE) as acquired:
             if not acquired:
                 raise dg.Failure("Another run is delivering activities to Salesforce; try again when it ends.")
-            delivery = SalesforceDelivery(conn, client, activity_settings, dry_run=dry_run)
+            delivery = SalesforceDelivery(conn, client, activity_settings, dry_run=dry)
             counts = delivery.run()
             seller_settings = effective_settings(conn, datetime.now(timezone.utc), settings=ACTIVITY_SETTINGS,
                                                  environ=activity_settings.org_defaults())
             totals = store.delivery_counts(conn, store.SALESFORCE)
         calls = client.api_calls
     context.log.info(f"Salesforce delivery: {asdict(counts)}; totals {totals}; {calls} Salesforce calls")
-    return dg.MaterializeResult(
-        metadata={
-            "dry_run": dry_run,
+    return dry_run.result(
+        {
             **asdict(counts),
             "sample_activity_ids": dg.MetadataValue.json(delivery.sample),
             **{f"total_{state}": count for state, count in totals.items()},
@@ -166,5 +153,6 @@ def salesforce_activity_tasks(
             "seller_settings_now": dg.MetadataValue.json(seller_settings),
             "salesforce_api_calls": calls,
             "duration_seconds": round(time.monotonic() - clock, 3),
-        }
+        },
+        dry_run=dry,
     )

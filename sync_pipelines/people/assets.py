@@ -7,7 +7,7 @@ from typing import Optional
 import dagster as dg
 import pandas as pd
 
-from sync_pipelines import pools
+from sync_pipelines import dry_run, pools
 from sync_pipelines.conventions import OWNERS
 from sync_pipelines.mass_change import MassRemovalConfig, Removal, guard_removal
 from sync_pipelines.people.full_extract import FIELDS, FullExtract, clean_chunks, repairs_frame, run_full_extract
@@ -28,13 +28,9 @@ MAX_REPAIRS_IN_METADATA = 1000  # every repair is in person_repair; the run's me
 
 
 class PersonExtractConfig(dg.Config):
-    """Which people to pull. No ids: every person (the initial sync and nightly compare).
-
-    dry_run: read Marketo and compute the counts, write nothing (rolled back with the run).
-    """
+    """Which people to pull. No ids: every person (the initial sync and nightly compare)."""
 
     marketo_ids: list[int] = []
-    dry_run: bool = False
 
 
 class ActionsPeopleConfig(MassRemovalConfig):
@@ -42,13 +38,11 @@ class ActionsPeopleConfig(MassRemovalConfig):
 
     marketo_ids: just these people (an incremental run); empty: everyone in the extract.
     new_people_limit: load at most this many people not yet in Actions (the paced initial sync).
-    dry_run: compute what would be inserted, updated and removed; write nothing (rolled back with the run).
     allow_mass_removal / max_removed_percent / max_removed_rows: the mass-change guard of a full run.
     """
 
     marketo_ids: list[int] = []
     new_people_limit: Optional[int] = None
-    dry_run: bool = False
 
 
 @dg.asset(
@@ -71,9 +65,8 @@ def marketo_person_extract(
     marketo: MarketoResource,
     actions_db: ActionsDatabase,
 ) -> dg.MaterializeResult:
-    dry_run = actions_db.effective_dry_run(config.dry_run)
     started_at, clock = datetime.now(timezone.utc), time.monotonic()
-    with marketo.client() as client, actions_db.connection(dry_run=dry_run) as conn:
+    with marketo.client() as client, actions_db.connection() as conn:
         client.require_lead_fields(FIELDS)
         # Write only what the pinned instance says. The pin gets a transaction of its own: left implicit,
         # it would hold open the one every per-window transaction of the full extract then nests in.
@@ -108,10 +101,9 @@ def marketo_person_extract(
             f"Repaired {len(repaired)} field(s) of {repaired['marketo_id'].nunique()} people that PostgreSQL "
             f"cannot store (see person_repair): {_repair_summary(repaired, limit=20)}"
         )
-    return dg.MaterializeResult(
-        metadata={
+    return dry_run.result(
+        {
             "mode": "incremental" if config.marketo_ids else "full",
-            "dry_run": dry_run,
             "people_read": read,
             "people_quarantined": quarantined,
             "people_repaired": int(repaired["marketo_id"].nunique()),
@@ -126,7 +118,8 @@ def marketo_person_extract(
             "marketo_export_status_polls": exports.status_polls,
             "marketo_export_wait_seconds": round(exports.wait_seconds, 3),
             "duration_seconds": round(time.monotonic() - clock, 3),
-        }
+        },
+        dry_run=actions_db.dry_run,
     )
 
 
@@ -176,14 +169,15 @@ def sales_owned_people(actions_db: ActionsDatabase) -> dg.MaterializeResult:
             ) AS by_email
             """
         ).fetchone()
-    return dg.MaterializeResult(
-        metadata={
+    return dry_run.result(
+        {
             "people_extracted": extracted,
             "people_qualified": owned,
             "salesforce_leads": leads,
             "salesforce_contacts": contacts,
             "people_sharing_an_email": shared_email,
-        }
+        },
+        dry_run=actions_db.dry_run,
     )
 
 
@@ -200,11 +194,11 @@ def sales_owned_people(actions_db: ActionsDatabase) -> dg.MaterializeResult:
 def actions_people(
     context: dg.AssetExecutionContext, config: ActionsPeopleConfig, actions_db: ActionsDatabase
 ) -> dg.MaterializeResult:
-    dry_run = actions_db.effective_dry_run(config.dry_run)
     clock = time.monotonic()
-    with actions_db.connection(dry_run=dry_run) as conn, conn.transaction():
+    with actions_db.connection() as conn, conn.transaction():
         # A full run: count who would leave Actions before anything is applied (the mass-change guard).
-        guard = {} if config.marketo_ids else guard_removal(context, config, _people_removal(conn), dry_run=dry_run)
+        guard = ({} if config.marketo_ids
+                 else guard_removal(context, config, _people_removal(conn), dry_run=actions_db.dry_run))
         counts = sync_actions_people(
             conn,
             datetime.now(timezone.utc),
@@ -221,9 +215,8 @@ def actions_people(
             row[0]
             for row in conn.execute("SELECT marketo_id FROM actions_person ORDER BY last_synced_at DESC, marketo_id LIMIT 5")
         ]
-    return dg.MaterializeResult(
-        metadata={
-            "dry_run": dry_run,
+    return dry_run.result(
+        {
             "inserted": counts.inserted,
             "updated": counts.updated,
             "removed": counts.removed,
@@ -243,7 +236,8 @@ def actions_people(
             "quarantined_total": quarantined,
             "recently_synced_marketo_ids": dg.MetadataValue.json(sample_ids),
             "duration_seconds": round(time.monotonic() - clock, 3),
-        }
+        },
+        dry_run=actions_db.dry_run,
     )
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 from pydantic import Field
 
 from sync_pipelines.conventions import OWNERS
-from sync_pipelines import pools
+from sync_pipelines import dry_run, pools
 from sync_pipelines.mass_change import MassRemovalConfig, Removal, guard_removal
 from sync_pipelines.pinning import pin_salesforce
 from sync_pipelines.quota import stops_cleanly_on_quota
@@ -60,23 +60,14 @@ class TaskClockConfig(dg.Config):
 class SalesforceTasksConfig(TaskClockConfig, MassRemovalConfig):
     """enable_sync: turn the task sync on before reading (the first time, this is the first enable).
 
-    dry_run: read Salesforce and stage the changes in the run's rolled-back transaction; commit nothing.
     allow_mass_removal / max_removed_percent / max_removed_rows: the mass-change guard of a full compare.
     """
 
     enable_sync: bool = Field(default=False, description="Turn the task sync on (records the first-enable moment)")
-    dry_run: bool = Field(default=False, description="Compute and report; write nothing (rolled back with the run)")
 
 
-class ActionsTasksConfig(TaskClockConfig):
-    """dry_run: apply the staged changes and count the pushes in the run's rolled-back transaction; send nothing
-    to Salesforce."""
-
-    dry_run: bool = Field(default=False, description="Compute and report; write nothing anywhere")
-
-
-def _disabled() -> dg.MaterializeResult:
-    return dg.MaterializeResult(metadata={"sync_enabled": False})
+def _disabled(dry: bool) -> dg.MaterializeResult:
+    return dry_run.result({"sync_enabled": False}, dry_run=dry)
 
 
 @dg.asset(
@@ -98,14 +89,14 @@ def salesforce_tasks(
     salesforce: SalesforceResource,
     actions_db: ActionsDatabase,
 ) -> dg.MaterializeResult:
-    dry_run = actions_db.effective_dry_run(config.dry_run)
+    dry = actions_db.dry_run
     now, clock = config.clock(), time.monotonic()
-    with actions_db.connection(dry_run=dry_run) as conn:
+    with actions_db.connection() as conn:
         if config.enable_sync and enable_task_sync(conn, now):
             context.log.info("Task sync enabled")
         setting, state = read_setting(conn), read_state(conn)
         if not setting.enabled:
-            return _disabled()
+            return _disabled(dry)
         initial = state.salesforce_cursor is None
         overdue = state.last_pulled_at is not None and state.last_pulled_at < now - DELETED_REACH
         sweep = not initial and (state.deletion_sweep_due or overdue)
@@ -128,7 +119,7 @@ def salesforce_tasks(
                     full_compare = len(missing)
                     # The mass-change guard, before anything is staged: a wrong or fake org has none of them.
                     guard = guard_removal(context, config, Removal("linked Actions tasks", len(linked), full_compare),
-                                          dry_run=dry_run)
+                                          dry_run=dry)
                     gone = pd.concat([gone, _deletions([(i, now) for i in missing])], ignore_index=True)
                 changes = pd.concat([changes, gone], ignore_index=True) if not gone.empty else changes
             api_calls = client.api_calls
@@ -138,10 +129,9 @@ def salesforce_tasks(
         quarantined = quarantine_tasks(conn, bad, "to_actions", now)
         staged = stage_salesforce_changes(conn, changes, mode="initial" if initial else "incremental",
                                           high_water=high_water, sweep=sweep)
-    return dg.MaterializeResult(
-        metadata={
+    return dry_run.result(
+        {
             "sync_enabled": True,
-            "dry_run": dry_run,
             "mode": "initial" if initial else "incremental",
             "tasks_read": len(records),
             "changes_staged": staged,
@@ -153,7 +143,8 @@ def salesforce_tasks(
             "quarantined": quarantined,
             "salesforce_api_calls": api_calls,
             "duration_seconds": round(time.monotonic() - clock, 3),
-        }
+        },
+        dry_run=dry,
     )
 
 
@@ -192,14 +183,14 @@ def _deletions(pairs: list[tuple[str, datetime]]) -> pd.DataFrame:
 )
 @stops_cleanly_on_quota
 def actions_tasks(
-    config: ActionsTasksConfig, salesforce: SalesforceResource, actions_db: ActionsDatabase
+    config: TaskClockConfig, salesforce: SalesforceResource, actions_db: ActionsDatabase
 ) -> dg.MaterializeResult:
-    dry_run = actions_db.effective_dry_run(config.dry_run)
+    dry = actions_db.dry_run
     now, clock = config.clock(), time.monotonic()
-    with actions_db.connection(dry_run=dry_run) as conn:
+    with actions_db.connection() as conn:
         setting, state = read_setting(conn), read_state(conn)
         if not setting.enabled:
-            return _disabled()
+            return _disabled(dry)
         if state.salesforce_cursor is None and state.staged_mode is None:
             raise dg.Failure("The first-enable import has not been read yet: materialize salesforce_tasks first.")
         pulled = None
@@ -208,7 +199,7 @@ def actions_tasks(
             pulled = apply_pull(conn, plan, now, state)
         with salesforce.client() as client:
             pin_salesforce(conn, client)
-            pushed = push_actions_changes(conn, client, setting.first_enabled_at, now, dry_run=dry_run)
+            pushed = push_actions_changes(conn, client, setting.first_enabled_at, now, dry_run=dry)
             api_calls = client.api_calls
         total, quarantined, most_attempts = conn.execute(
             "SELECT (SELECT count(*) FROM actions_task WHERE deleted_at IS NULL), (SELECT count(*) FROM task_quarantine),"
@@ -216,10 +207,9 @@ def actions_tasks(
         ).fetchone()
         preexisting = count_unpushed_preexisting(conn, setting.first_enabled_at)
     pull_metadata = {f"pulled_{name}": value for name, value in vars(pulled).items()} if pulled else {}
-    return dg.MaterializeResult(
-        metadata={
+    return dry_run.result(
+        {
             "sync_enabled": True,
-            "dry_run": dry_run,
             **pull_metadata,
             "pushed_created": pushed.created,
             "pushed_updated": pushed.updated,
@@ -234,7 +224,8 @@ def actions_tasks(
             "sample_pushed_task_ids": dg.MetadataValue.json(pushed.sample_task_ids),
             "salesforce_api_calls": api_calls,
             "duration_seconds": round(time.monotonic() - clock, 3),
-        }
+        },
+        dry_run=dry,
     )
 
 
@@ -264,13 +255,14 @@ def command_center_tasks(config: TaskClockConfig, actions_db: ActionsDatabase) -
             """,
             {"now": now},
         ).fetchone()
-    return dg.MaterializeResult(
-        metadata={
+    return dry_run.result(
+        {
             "time_zone": time_zone,
             "today": today.isoformat(),
             "due_today": due_today,
             "due_tomorrow": due_tomorrow,
             "completed": completed,
             "with_reminder": with_reminder,
-        }
+        },
+        dry_run=actions_db.dry_run,
     )

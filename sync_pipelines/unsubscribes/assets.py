@@ -11,7 +11,7 @@ import dagster as dg
 import pandas as pd
 
 from sync_pipelines.conventions import OWNERS, SAMPLE_SIZE
-from sync_pipelines import pools
+from sync_pipelines import dry_run, pools
 from sync_pipelines.mass_change import MassRemovalConfig, Removal, guard_removal
 from sync_pipelines.pinning import pin_salesforce
 from sync_pipelines.quota import stops_cleanly_on_quota
@@ -52,16 +52,9 @@ CURSOR_OVERLAP = timedelta(minutes=2)
 
 
 
-class UnsubscribeWriterConfig(dg.Config):
-    """dry_run: read Salesforce and compute what would change on each side; write nothing to Salesforce or
-    PostgreSQL (database steps run in the run's one transaction, rolled back at its end)."""
-
-    dry_run: bool = False
-
-
-class SalesforceUnsubscribesConfig(UnsubscribeWriterConfig, MassRemovalConfig):
-    """dry_run as above; allow_mass_removal / max_removed_percent / max_removed_rows: the mass-change guard
-    on opt-outs removed (re-subscribes, either side) in one run."""
+class SalesforceUnsubscribesConfig(MassRemovalConfig):
+    """allow_mass_removal / max_removed_percent / max_removed_rows: the mass-change guard on opt-outs removed
+    (re-subscribes, either side) in one run."""
 
 
 def _cursor_name(sobject: str) -> str:
@@ -87,9 +80,9 @@ def salesforce_unsubscribes(
     context: dg.AssetExecutionContext, config: SalesforceUnsubscribesConfig, salesforce: SalesforceResource,
     actions_db: ActionsDatabase,
 ) -> dg.MaterializeResult:
-    dry_run = actions_db.effective_dry_run(config.dry_run)
+    dry = actions_db.dry_run
     clock, now = time.monotonic(), datetime.now(timezone.utc)
-    with salesforce.client() as client, actions_db.connection(dry_run=dry_run) as conn:
+    with salesforce.client() as client, actions_db.connection() as conn:
         pin_salesforce(conn, client)
         people = load_people(conn)
         records, invalid = salesforce_records(people)
@@ -122,7 +115,7 @@ def salesforce_unsubscribes(
         resubscribing = ~resolved["target"].astype(bool) & (
             resolved["push"].astype(bool) | resolved["actions_update"].astype(bool))
         guard = guard_removal(context, config, Removal("opt-outs (people with a Salesforce record)", len(records),
-                                                       int(resubscribing.sum())), dry_run=dry_run)
+                                                       int(resubscribing.sum())), dry_run=dry)
         with conn.transaction():
             apply_resolutions(conn, resolved, now)
 
@@ -132,7 +125,7 @@ def salesforce_unsubscribes(
             due = resolved[resolved["push"] & (resolved["salesforce_object"] == sobject)]
             if due.empty:
                 continue
-            if dry_run:  # recorded as if Salesforce accepted every update; nothing is written there
+            if dry:  # recorded as if Salesforce accepted every update; nothing is written there
                 would_push = [PushedRecord(int(i), bool(t), None) for i, t in zip(due["marketo_id"], due["target"])]
                 with conn.transaction():
                     mark_pushed(conn, would_push, now)
@@ -174,9 +167,8 @@ def salesforce_unsubscribes(
     changed = resolved[resolved["push"].astype(bool) | resolved["actions_update"].astype(bool)]
     sample = sorted(int(i) for i in changed["marketo_id"])[:SAMPLE_SIZE]
     context.log.info(f"Reconciled {len(resolved)} people with {api_calls} Salesforce calls ({quarantined} quarantined)")
-    return dg.MaterializeResult(
-        metadata={
-            "dry_run": dry_run,
+    return dry_run.result(
+        {
             "people_with_salesforce_record": len(records),
             "salesforce_changes_read": changes_read,
             "opt_outs_to_actions": int(((outcome == TO_ACTIONS) & resolved["target"]).sum()),
@@ -192,7 +184,8 @@ def salesforce_unsubscribes(
             "sample_changed_marketo_ids": dg.MetadataValue.json(sample),
             "salesforce_api_calls": api_calls,
             "duration_seconds": round(time.monotonic() - clock, 3),
-        }
+        },
+        dry_run=dry,
     )
 
 
@@ -208,9 +201,9 @@ def salesforce_unsubscribes(
         "incrementally whenever `unsubscribed` changes. Feeds the person_send_check view (check_send)."
     ),
 )
-def marketo_unsubscribe_status(config: UnsubscribeWriterConfig, actions_db: ActionsDatabase) -> dg.MaterializeResult:
-    dry_run = actions_db.effective_dry_run(config.dry_run)
-    with actions_db.connection(dry_run=dry_run) as conn, conn.transaction():
+def marketo_unsubscribe_status(actions_db: ActionsDatabase) -> dg.MaterializeResult:
+    dry = actions_db.dry_run
+    with actions_db.connection() as conn, conn.transaction():
         counts = refresh_marketo_status(conn, datetime.now(timezone.utc))
         blocked, = conn.execute("SELECT count(*) FROM person_send_check WHERE NOT allowed").fetchone()
         now = datetime.now(timezone.utc)
@@ -219,9 +212,8 @@ def marketo_unsubscribe_status(config: UnsubscribeWriterConfig, actions_db: Acti
             not values["marketo_unsubscribe_check"]
             for values in effective_settings(conn, now, settings=["marketo_unsubscribe_check"]).values()
         )
-    return dg.MaterializeResult(
-        metadata={
-            "dry_run": dry_run,
+    return dry_run.result(
+        {
             "actions_people": counts.people,
             "marketo_unsubscribed": counts.unsubscribed,
             "email_invalid": counts.email_invalid,
@@ -234,5 +226,6 @@ def marketo_unsubscribe_status(config: UnsubscribeWriterConfig, actions_db: Acti
             "sellers_with_marketo_unsubscribe_check_off": sellers_check_off,
             "sample_changed_marketo_ids": dg.MetadataValue.json(list(counts.changed_sample)),
             "marketo_api_calls": 0,
-        }
+        },
+        dry_run=dry,
     )

@@ -4,6 +4,7 @@ the counts of the real run right after it."""
 import dagster as dg
 import psycopg
 
+from sync_pipelines.dry_run import DRY_RUN_TAG
 from sync_pipelines.activities.sandbox_activity import seed_activity_log
 from sync_pipelines.activities.settings import ActivitySettings
 from sync_pipelines_tests.activities.helpers import ACTIVITY_ASSETS, marketo_custom_activities, resources, sync_people
@@ -11,7 +12,7 @@ from sync_pipelines_tests.activities.test_settings_and_bcc import smtp_server  #
 from sync_pipelines_tests.fixtures.database import table_snapshot
 
 WRITERS = ("marketo_sales_activity_types", "marketo_sales_activities", "salesforce_activity_tasks")
-DRY_RUN = {"ops": {name: {"config": {"dry_run": True}} for name in WRITERS}}
+DRY_RUN = {DRY_RUN_TAG: "true"}
 # What differs between a dry and a real run by design: the flag itself, the calls it did not make, timing.
 NOT_COMPARED = {"dry_run", "marketo_api_calls", "salesforce_api_calls", "duration_seconds"}
 ACTIVITY_TABLES = ("actions_sales_activity", "actions_seller", "activity_delivery")
@@ -38,11 +39,13 @@ def salesforce_snapshot(salesforce) -> dict:
     return {"tasks": sandbox.records("Task", include_deleted=True), "write_calls": writes}
 
 
-def fan_out(marketo, salesforce, database_url, settings: ActivitySettings, run_config=None) -> dict[str, dict]:
-    """Materialize the activity assets (run_config: DRY_RUN or none); returns {asset: metadata}."""
+def fan_out(marketo, salesforce, database_url, settings: ActivitySettings, tags=None) -> dict[str, dict]:
+    """Materialize the activity assets (tags: DRY_RUN or none); returns {asset: metadata}."""
     result = dg.materialize(ACTIVITY_ASSETS, resources=resources(marketo, salesforce, database_url, settings),
-                            run_config=run_config)
+                            tags=tags)
     assert result.success
+    labels = {event.materialization.tags.get(DRY_RUN_TAG) for event in result.get_asset_materialization_events()}
+    assert labels == {"true" if tags else None}
     return {
         event.asset_key.to_user_string(): {k: v.value for k, v in event.materialization.metadata.items()}
         for event in result.get_asset_materialization_events()
@@ -56,7 +59,7 @@ def compared(metadata: dict) -> dict:
 def dry_then_real(marketo, salesforce, database_url, settings: ActivitySettings) -> tuple[dict, dict]:
     """Dry run (asserting it changed nothing anywhere), then the real run; returns both runs' metadata."""
     before = (database_snapshot(database_url), marketo_snapshot(marketo), salesforce_snapshot(salesforce))
-    dry = fan_out(marketo, salesforce, database_url, settings, run_config=DRY_RUN)
+    dry = fan_out(marketo, salesforce, database_url, settings, tags=DRY_RUN)
     assert database_snapshot(database_url) == before[0], "nothing committed to PostgreSQL"
     assert marketo_snapshot(marketo) == before[1], "no Marketo write"
     assert salesforce_snapshot(salesforce) == before[2], "no Salesforce write"

@@ -3,12 +3,13 @@
 import dagster as dg
 
 from sync_pipelines import people, store
+from sync_pipelines.dry_run import DRY_RUN_TAG
 from sync_pipelines.resources import ActionsDatabase
 from sync_pipelines_tests.fixtures.database import table_snapshot
 from sync_pipelines_tests.fixtures.marketo import marketo_resource
 
 PERSON_ASSETS = people.ASSETS
-DRY_RUN = {"ops": {"marketo_person_extract": {"config": {"dry_run": True}}, "actions_people": {"config": {"dry_run": True}}}}
+DRY_RUN = {DRY_RUN_TAG: "true"}
 COUNTS = ("inserted", "updated", "removed")
 
 
@@ -36,26 +37,15 @@ def test_dry_run_writes_nothing_and_predicts_the_real_run(marketo_sandbox, datab
             marketo_sandbox.sandbox.update_lead(owned[1], sfdcLeadOwnerId=None)
             marketo_sandbox.sandbox.delete_lead(owned[2])
         before = snapshot(database_url)
-        dry = dg.materialize(PERSON_ASSETS, resources=resources, run_config=DRY_RUN)
+        dry = dg.materialize(PERSON_ASSETS, resources=resources, tags=DRY_RUN)
         assert dry.success
         assert snapshot(database_url) == before  # nothing committed
-        assert dry.asset_materializations_for_node("actions_people")[0].metadata["dry_run"].value is True
+        for event in dry.get_asset_materialization_events():  # every result labelled dry
+            assert event.materialization.tags[DRY_RUN_TAG] == "true"
+            assert event.materialization.metadata["dry_run"].value is True
+        assert dry.dagster_run.tags[DRY_RUN_TAG] == "true"  # the run itself shows as dry
 
         real = dg.materialize(PERSON_ASSETS, resources=resources)
         assert real.success
         assert counts(dry) == counts(real)
         assert counts(real)["actions_people"] != {"inserted": 0, "updated": 0, "removed": 0}
-
-
-def test_a_writer_after_a_dry_step_stays_dry(marketo_sandbox, database_url):
-    """Only the extract asked for a dry run: actions_people follows it instead of writing for real."""
-    resources = {"marketo": marketo_resource(marketo_sandbox), "actions_db": ActionsDatabase(url=database_url)}
-    store.connect(database_url).close()
-    before = snapshot(database_url)
-    result = dg.materialize(
-        PERSON_ASSETS, resources=resources, run_config={"ops": {"marketo_person_extract": {"config": {"dry_run": True}}}}
-    )
-    assert result.success
-    assert result.asset_materializations_for_node("actions_people")[0].metadata["dry_run"].value is True
-    assert result.asset_materializations_for_node("actions_people")[0].metadata["inserted"].value > 0
-    assert snapshot(database_url) == before

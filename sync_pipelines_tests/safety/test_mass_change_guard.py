@@ -7,6 +7,7 @@ import dagster as dg
 import pytest
 
 from sync_pipelines import people
+from sync_pipelines.dry_run import DRY_RUN_TAG
 from sync_pipelines.mass_change import OVERRIDE_TAG, Removal, exceeds_limit
 from sync_pipelines.resources import ActionsDatabase
 from sync_pipelines.sandbox.servers import MarketoSandboxConfig, serve_marketo
@@ -23,8 +24,8 @@ def marketo():
         yield served
 
 
-def _run(marketo, database_url, instance, run_config=None) -> dg.ExecuteInProcessResult:
-    return dg.materialize(people.ASSETS, instance=instance, run_config=run_config, raise_on_error=False,
+def _run(marketo, database_url, instance, run_config=None, tags=None) -> dg.ExecuteInProcessResult:
+    return dg.materialize(people.ASSETS, instance=instance, run_config=run_config, raise_on_error=False, tags=tags,
                           resources={"marketo": marketo_resource(marketo), "actions_db": ActionsDatabase(url=database_url)})
 
 
@@ -62,8 +63,7 @@ def test_a_30_percent_short_extract_is_refused_with_nothing_changed_then_applied
         assert "allow_mass_removal" in message
         assert table_snapshot(database_url, GUARDED_TABLES) == before  # nothing applied
 
-        dry = _run(marketo, database_url, instance, {"ops": {
-            "marketo_person_extract": {"config": {"dry_run": True}}, "actions_people": {"config": {"dry_run": True}}}})
+        dry = _run(marketo, database_url, instance, tags={DRY_RUN_TAG: "true"})
         assert dry.success
         figures = _metadata(dry, "actions_people")
         assert (figures["mass_removal_guard"], figures["guard_would_remove"], figures["guard_current_rows"]) == (

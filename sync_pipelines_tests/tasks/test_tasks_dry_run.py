@@ -5,6 +5,7 @@ from datetime import date
 
 import dagster as dg
 
+from sync_pipelines.dry_run import DRY_RUN_TAG
 from sync_pipelines.store import tasks as task_store
 from sync_pipelines.tasks.jobs import task_sync_run_config
 from sync_pipelines_tests.tasks.conftest import TASK_ASSETS
@@ -29,16 +30,17 @@ def salesforce_snapshot(world) -> dict:
 
 
 def sync(world, *, enable: bool, dry_run: bool) -> dict[str, dict]:
-    ops = task_sync_run_config(world.now.isoformat(), enable_sync=enable)["ops"]
-    run_config = {"ops": {name: {"config": {**op["config"], **({"dry_run": dry_run} if name in WRITERS else {})}}
-                          for name, op in ops.items()}}
-    result = dg.materialize(TASK_ASSETS, resources=world.resources(), run_config=run_config)
+    run_config = task_sync_run_config(world.now.isoformat(), enable_sync=enable)
+    result = dg.materialize(TASK_ASSETS, resources=world.resources(), run_config=run_config,
+                            tags={DRY_RUN_TAG: "true"} if dry_run else None)
     assert result.success
+    events = result.get_asset_materialization_events()
+    assert {event.materialization.tags.get(DRY_RUN_TAG) for event in events} == {"true" if dry_run else None}
     metadata = {
         event.asset_key.to_user_string(): {k: v.value for k, v in event.materialization.metadata.items()}
         for event in result.get_asset_materialization_events()
     }
-    assert all(metadata[name]["dry_run"] is dry_run for name in WRITERS)
+    assert all(values["dry_run"] is dry_run for values in metadata.values())
     return {asset: {k: v for k, v in values.items() if k not in NOT_COMPARED} for asset, values in metadata.items()}
 
 

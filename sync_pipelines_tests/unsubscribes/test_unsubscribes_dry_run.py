@@ -4,6 +4,7 @@ the real run right after it."""
 import dagster as dg
 import psycopg
 
+from sync_pipelines.dry_run import DRY_RUN_TAG
 from sync_pipelines.resources import ActionsDatabase
 from sync_pipelines.store.unsubscribes import record_opt_out
 from sync_pipelines.unsubscribes import assets as unsubscribe_assets
@@ -11,8 +12,7 @@ from sync_pipelines_tests.unsubscribes.helpers import load_actions_people, perso
 from sync_pipelines_tests.fixtures.database import table_snapshot
 
 ASSETS = [unsubscribe_assets.salesforce_unsubscribes, unsubscribe_assets.marketo_unsubscribe_status]
-DRY_RUN = {"ops": {"salesforce_unsubscribes": {"config": {"dry_run": True}},
-                   "marketo_unsubscribe_status": {"config": {"dry_run": True}}}}
+DRY_RUN = {DRY_RUN_TAG: "true"}
 # What differs between a dry and a real run by design: the flag itself, the calls it did not make, timing.
 NOT_COMPARED = {"dry_run", "salesforce_api_calls", "duration_seconds"}
 TABLES = ("actions_unsubscribe", "unsubscribe_event", "salesforce_unsubscribe_state", "unsubscribe_sync_cursor",
@@ -31,10 +31,13 @@ def salesforce_snapshot(running) -> dict:
     return {"records": [sandbox.records(sobject) for sobject in ("Contact", "Lead")], "write_calls": writes}
 
 
-def sync(running, database_url, run_config=None) -> dict[str, dict]:
-    result = dg.materialize(ASSETS, run_config=run_config, resources={
+def sync(running, database_url, tags=None) -> dict[str, dict]:
+    result = dg.materialize(ASSETS, tags=tags, resources={
         "salesforce": salesforce_resource(running), "actions_db": ActionsDatabase(url=database_url)})
     assert result.success
+    for event in result.get_asset_materialization_events():  # a dry run's results are labelled dry
+        assert event.materialization.tags.get(DRY_RUN_TAG) == ("true" if tags else None)
+        assert event.materialization.metadata["dry_run"].value is bool(tags)
     return {
         event.asset_key.to_user_string(): {k: v.value for k, v in event.materialization.metadata.items()
                                            if k not in NOT_COMPARED}
