@@ -3,6 +3,7 @@
 import dagster as dg
 
 from sync_pipelines import activities, people, tasks, unsubscribes
+from sync_pipelines.executors import sync_executor
 from sync_pipelines.resources import shared_resources
 
 defs = dg.Definitions.merge(
@@ -10,7 +11,6 @@ defs = dg.Definitions.merge(
     activities.defs,
     unsubscribes.defs,
     tasks.defs,
-    # One process per run: steps hand over through PostgreSQL, and a dry run shares one rolled-back
-    # transaction across its steps (see ActionsDatabase).
-    dg.Definitions(resources=shared_resources(), executor=dg.in_process_executor),
+    # Every job: the executor SYNC_EXECUTOR names (in-process by default; see executors.py).
+    dg.Definitions(resources=shared_resources(), executor=sync_executor()),
 )

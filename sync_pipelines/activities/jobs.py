@@ -6,8 +6,6 @@ activity_fanout_job = dg.define_asset_job(
     "activity_fanout_job",
     selection=dg.AssetSelection.assets("marketo_sales_activity_types", "marketo_sales_activities",
                                        "salesforce_activity_tasks"),
-    # One process: the steps are short and hand over through PostgreSQL.
-    executor_def=dg.in_process_executor,
     description=(
         "Delivers every activity not yet delivered: ensures the Marketo types (nine read calls when current), then "
         "Marketo custom activities and Salesforce Tasks/BCC mail. Safe to run at any time, and again."

@@ -5,8 +5,6 @@ import dagster as dg
 task_sync_job = dg.define_asset_job(
     "task_sync_job",
     selection=dg.AssetSelection.groups("tasks"),
-    # One process: the three steps hand over through PostgreSQL and are small.
-    executor_def=dg.in_process_executor,
     description=(
         "Two-way task sync between Actions and Salesforce: read Salesforce changes since the cursor, "
         "reconcile both directions, refresh the Command Center counts. Does nothing while the sync is off."
