@@ -166,9 +166,38 @@ RESOLUTION_COLUMNS = list(Resolution.__dataclass_fields__)
 
 
 def resolve_opt_outs(people: pd.DataFrame, now: datetime) -> pd.DataFrame:
-    """`resolve_person` for every row; one output row per person, columns RESOLUTION_COLUMNS."""
-    rows = [asdict(resolve_person(row, now)) for _, row in people.iterrows()]
-    return pd.DataFrame(rows, columns=RESOLUTION_COLUMNS)
+    """What `resolve_person` decides, for every row; one output row per person, columns RESOLUTION_COLUMNS.
+
+    Most people agree on both sides, and for them the answer needs no rule: they keep Salesforce's state
+    and nothing travels. Those are resolved column-wise; only the rows that disagree go through the rules.
+    """
+    sides = _salesforce_side(people)
+    actions = _flag(people["a_exists"]) & _flag(people["a_opted_out"])
+    agree = actions == sides["sf_opted_out"]
+    disagreeing = [asdict(resolve_person(row, now)) for _, row in people[~agree].iterrows()]
+    agreeing = sides[agree].assign(
+        marketo_id=people.loc[agree, "marketo_id"].astype("int64"), target=sides.loc[agree, "sf_opted_out"],
+        push=False, actions_update=False, agreed_opted_out=sides.loc[agree, "sf_opted_out"])
+    resolved = pd.concat([agreeing.reindex(columns=RESOLUTION_COLUMNS).astype(object),
+                          pd.DataFrame(disagreeing, columns=RESOLUTION_COLUMNS)])
+    resolved = resolved.where(resolved.notna(), None).sort_values("marketo_id", kind="stable")
+    return resolved.astype({flag: bool for flag in ("target", "push", "actions_update", "sf_opted_out")}).reset_index(drop=True)
+
+
+def _flag(values: pd.Series) -> pd.Series:
+    """A nullable boolean column as plain booleans (missing is False)."""
+    return values.astype("boolean").fillna(False).astype(bool)
+
+
+def _salesforce_side(people: pd.DataFrame) -> pd.DataFrame:
+    """resolve_person's view of Salesforce, column-wise: sf_opted_out, sf_modstamp, sf_opted_out_at."""
+    fresh = _flag(people["fresh"])
+    sf = _flag(people["fresh_opted_out"]).where(fresh, _flag(people["stored_opted_out"]))
+    modstamp = people["fresh_modstamp"].where(fresh, people["stored_modstamp"])
+    was_opted_out = _flag(people["known"]) & _flag(people["stored_opted_out"])
+    kept = people["stored_opted_out_at"].where(was_opted_out & people["stored_opted_out_at"].notna(), modstamp)
+    return pd.DataFrame({"sf_opted_out": sf, "sf_modstamp": modstamp, "sf_opted_out_at": kept.where(sf, None)},
+                        index=people.index)
 
 
 def record_key(ids: pd.Series) -> pd.Series:

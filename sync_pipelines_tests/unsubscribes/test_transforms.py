@@ -98,3 +98,23 @@ def test_old_readings_from_the_cursor_overlap_are_not_fresh():
     ready, unread = reconcile_frame(records, people, readings)
     assert ready["marketo_id"].tolist() == [1] and not ready["fresh"].iloc[0]
     assert unread["marketo_id"].tolist() == [2]  # never seen, and Salesforce did not return it
+
+
+def test_resolving_the_whole_frame_decides_as_resolving_each_person():
+    """resolve_opt_outs answers agreeing people column-wise: it must match resolve_person on every mix."""
+    import itertools
+    from dataclasses import asdict
+
+    from sync_pipelines.unsubscribes.transforms import resolve_opt_outs
+
+    choices = dict(a_exists=[False, True], a_opted_out=[None, False, True], known=[False, True],
+                   stored_opted_out=[False, True], stored_opted_out_at=[None, at(2)], agreed_opted_out=[None, False, True],
+                   fresh=[False, True], fresh_opted_out=[None, False, True])
+    rows = [row(marketo_id=i, a_changed_at=at(3), a_last_opt_out_at=at(1), fresh_modstamp=at(4), **dict(zip(choices, combo)))
+            for i, combo in enumerate(itertools.product(*choices.values()))]
+    frame = pd.DataFrame(rows).astype(object).sample(frac=1, random_state=5)  # in any order
+    resolved = resolve_opt_outs(frame, at(9))
+    assert list(resolved["marketo_id"]) == sorted(frame["marketo_id"])
+    for expected in (asdict(resolve_person(r, at(9))) for r in rows):
+        got = resolved[resolved["marketo_id"] == expected["marketo_id"]].iloc[0].to_dict()
+        assert {k: (None if v is None or v is pd.NaT else v) for k, v in got.items()} == expected
