@@ -90,26 +90,22 @@ def resolve_person(row: pd.Series, now: datetime) -> Resolution:
     stored_modstamp, stored_opted_out_at, agreed_opted_out (that state row); fresh, fresh_opted_out,
     fresh_modstamp (a Salesforce reading newer than the stored one).
     """
-    marketo_id = int(row["marketo_id"])
     a_exists = bool(_value(row, "a_exists"))
     actions = bool(_value(row, "a_opted_out")) if a_exists else False
-    a_changed_at = _value(row, "a_changed_at")
-    a_last_opt_out_at = _value(row, "a_last_opt_out_at")
     known = bool(_value(row, "known"))
     fresh = bool(_value(row, "fresh"))
-    stored_modstamp = _value(row, "stored_modstamp")
     stored_opted_out_at = _value(row, "stored_opted_out_at")
     agreed = _value(row, "agreed_opted_out") if known else None
 
     sf = bool(_value(row, "fresh_opted_out")) if fresh else bool(_value(row, "stored_opted_out"))
-    sf_modstamp = _value(row, "fresh_modstamp") if fresh else stored_modstamp
+    sf_modstamp = _value(row, "fresh_modstamp") if fresh else _value(row, "stored_modstamp")
     was_opted_out = known and bool(_value(row, "stored_opted_out"))
     # When Salesforce's current opt-out began: kept from before, else the reading that first showed it
     # (its SystemModstamp: the latest the opt-out can have happened).
     sf_opted_out_at = (stored_opted_out_at if was_opted_out and stored_opted_out_at is not None else sf_modstamp) if sf else None
 
     base = dict(
-        marketo_id=marketo_id, actions_update=False, actions_opted_out=None, actions_source=None,
+        marketo_id=int(row["marketo_id"]), actions_update=False, actions_opted_out=None, actions_source=None,
         actions_changed_at=None, actions_last_opt_out_at=None, actions_last_opt_out_source=None,
         sf_opted_out=sf, sf_modstamp=sf_modstamp, sf_opted_out_at=sf_opted_out_at,
         event_source=None, event_opted_out=None, event_occurred_at=None, event_outcome=None,
@@ -117,49 +113,58 @@ def resolve_person(row: pd.Series, now: datetime) -> Resolution:
     if actions == sf:
         return Resolution(**base, target=sf, push=False, agreed_opted_out=sf)
 
-    # The two sides disagree: decide whose change this is and whether it travels.
-    if agreed is None:
-        # First meeting of this person and this Salesforce record: an Actions opt-out travels; a
-        # Salesforce opt-out travels unless Actions holds an explicit re-subscribe made after it.
-        actions_changed = actions or a_exists
-    else:
-        actions_changed = actions != agreed
-
-    if actions_changed:
-        if actions:
-            outcome, target = TO_SALESFORCE, True
-        elif _after(a_changed_at, sf_opted_out_at):
-            outcome, target = TO_SALESFORCE, False  # a re-subscribe newer than Salesforce's opt-out
-        else:
-            outcome, target = CONFLICT, True
-        event = dict(event_source="actions", event_opted_out=actions,
-                     event_occurred_at=a_changed_at or now, event_outcome=outcome)
-        if outcome == CONFLICT:
-            # The Actions re-subscribe loses: the person stays opted out, as Salesforce holds it.
-            base.update(actions_update=True, actions_opted_out=True, actions_source="salesforce",
-                        actions_changed_at=sf_opted_out_at or now, actions_last_opt_out_at=a_last_opt_out_at,
-                        actions_last_opt_out_source=_value(row, "a_last_opt_out_source"))
-    else:
-        # Salesforce changed. Its re-subscribe happened after the last reading that still showed the
-        # opt-out (stored_modstamp): it travels only when that reading is not older than Actions' last
-        # opt-out; otherwise Actions' opt-out may be the newer one, and it stays.
-        if sf:
-            outcome, target = TO_ACTIONS, True
-        elif a_last_opt_out_at is None or (stored_modstamp is not None and stored_modstamp >= a_last_opt_out_at):
-            outcome, target = TO_ACTIONS, False
-        else:
-            outcome, target = CONFLICT, True
-        event = dict(event_source="salesforce", event_opted_out=sf,
-                     event_occurred_at=sf_modstamp or now, event_outcome=outcome)
-        if outcome == TO_ACTIONS:
-            base.update(actions_update=True, actions_opted_out=sf, actions_source="salesforce",
-                        actions_changed_at=sf_modstamp or now,
-                        actions_last_opt_out_at=(sf_modstamp or now) if sf else a_last_opt_out_at,
-                        actions_last_opt_out_source="salesforce" if sf else _value(row, "a_last_opt_out_source"))
-
-    base.update(event)
+    # The two sides disagree: decide whose change this is and whether it travels. On the first meeting of
+    # this person and this Salesforce record, an Actions opt-out travels; a Salesforce opt-out travels
+    # unless Actions holds an explicit re-subscribe made after it.
+    actions_changed = (actions or a_exists) if agreed is None else actions != agreed
+    decide = _actions_changed if actions_changed else _salesforce_changed
+    target, updates = decide(row, actions, sf, sf_modstamp, sf_opted_out_at, now)
+    base.update(updates)
     push = target != sf
     return Resolution(**base, target=target, push=push, agreed_opted_out=agreed if push else target)
+
+
+def _actions_changed(row: pd.Series, actions: bool, sf: bool, sf_modstamp, sf_opted_out_at, now: datetime):
+    """Actions changed: (target, resolution fields). An opt-out travels; a re-subscribe only when newer
+    than Salesforce's opt-out, else the opt-out stays on both sides (a conflict)."""
+    a_changed_at = _value(row, "a_changed_at")
+    if actions:
+        outcome, target = TO_SALESFORCE, True
+    elif _after(a_changed_at, sf_opted_out_at):
+        outcome, target = TO_SALESFORCE, False  # a re-subscribe newer than Salesforce's opt-out
+    else:
+        outcome, target = CONFLICT, True
+    updates = dict(event_source="actions", event_opted_out=actions, event_occurred_at=a_changed_at or now,
+                   event_outcome=outcome)
+    if outcome == CONFLICT:
+        # The Actions re-subscribe loses: the person stays opted out, as Salesforce holds it.
+        updates.update(actions_update=True, actions_opted_out=True, actions_source="salesforce",
+                       actions_changed_at=sf_opted_out_at or now,
+                       actions_last_opt_out_at=_value(row, "a_last_opt_out_at"),
+                       actions_last_opt_out_source=_value(row, "a_last_opt_out_source"))
+    return target, updates
+
+
+def _salesforce_changed(row: pd.Series, actions: bool, sf: bool, sf_modstamp, sf_opted_out_at, now: datetime):
+    """Salesforce changed: (target, resolution fields). Its re-subscribe happened after the last reading that
+    still showed the opt-out (stored_modstamp): it travels only when that reading is not older than Actions'
+    last opt-out; otherwise Actions' opt-out may be the newer one, and it stays."""
+    a_last_opt_out_at = _value(row, "a_last_opt_out_at")
+    stored_modstamp = _value(row, "stored_modstamp")
+    if sf:
+        outcome, target = TO_ACTIONS, True
+    elif a_last_opt_out_at is None or (stored_modstamp is not None and stored_modstamp >= a_last_opt_out_at):
+        outcome, target = TO_ACTIONS, False
+    else:
+        outcome, target = CONFLICT, True
+    updates = dict(event_source="salesforce", event_opted_out=sf, event_occurred_at=sf_modstamp or now,
+                   event_outcome=outcome)
+    if outcome == TO_ACTIONS:
+        updates.update(actions_update=True, actions_opted_out=sf, actions_source="salesforce",
+                       actions_changed_at=sf_modstamp or now,
+                       actions_last_opt_out_at=(sf_modstamp or now) if sf else a_last_opt_out_at,
+                       actions_last_opt_out_source="salesforce" if sf else _value(row, "a_last_opt_out_source"))
+    return target, updates
 
 
 RESOLUTION_COLUMNS = list(Resolution.__dataclass_fields__)
