@@ -5,10 +5,9 @@ people extract, which the person sync keeps fresh.
 """
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import dagster as dg
-import pandas as pd
 
 from sync_pipelines.conventions import OWNERS, SAMPLE_SIZE
 from sync_pipelines import dry_run, pools
@@ -17,37 +16,17 @@ from sync_pipelines.pinning import pin_salesforce
 from sync_pipelines.quota import stops_cleanly_on_quota
 from sync_pipelines.resources import ActionsDatabase, SalesforceResource
 from sync_pipelines.store.settings import effective_settings, org_settings
-from sync_pipelines.store.unsubscribes import (
-    PushedRecord,
-    apply_resolutions,
-    clear_quarantine,
-    get_cursor,
-    load_people,
-    mark_pushed,
-    quarantine,
-    refresh_marketo_status,
-    set_cursor,
-)
-from sync_pipelines.unsubscribes.salesforce_io import (
-    OBJECTS,
-    READING_COLUMNS,
-    read_changes,
-    read_records,
-    write_opt_outs,
-)
+from sync_pipelines.store.unsubscribes import apply_resolutions, load_people, refresh_marketo_status
+from sync_pipelines.unsubscribes.salesforce_sync import NOT_FOUND, read_salesforce, settle, write_salesforce
 from sync_pipelines.unsubscribes.transforms import (
     CONFLICT,
     TO_ACTIONS,
     TO_SALESFORCE,
     reconcile_frame,
-    record_key,
     resolve_opt_outs,
     salesforce_records,
 )
 
-# Each read starts this long before the cursor: a change whose SystemModstamp was stamped before a commit
-# that became visible later is still read. Re-read records are recognised and skipped.
-CURSOR_OVERLAP = timedelta(minutes=2)
 
 
 
@@ -55,10 +34,6 @@ CURSOR_OVERLAP = timedelta(minutes=2)
 class SalesforceUnsubscribesConfig(MassRemovalConfig):
     """allow_mass_removal / max_removed_percent / max_removed_rows: the mass-change guard on opt-outs removed
     (re-subscribes, either side) in one run."""
-
-
-def _cursor_name(sobject: str) -> str:
-    return f"salesforce_{sobject.lower()}_modstamp"
 
 
 @dg.asset(
@@ -86,27 +61,10 @@ def salesforce_unsubscribes(
         pin_salesforce(conn, client)
         people = load_people(conn)
         records, invalid = salesforce_records(people)
+        readings = read_salesforce(conn, client, records, people)
+        frame, unread = reconcile_frame(records, people, readings.frame)
 
-        # 1. Read: what changed in Salesforce since the cursors, and every record never seen before.
-        readings, new_cursors, changes_read = [], {}, 0
-        known = record_key(people["state_salesforce_id"].dropna())
-        for sobject in OBJECTS:
-            cursor = get_cursor(conn, _cursor_name(sobject))
-            ours = records[records["salesforce_object"] == sobject]
-            if cursor is None:  # first run for this object: read every Actions person's record by id
-                changed, unseen = pd.DataFrame(columns=READING_COLUMNS), ours
-            else:
-                changed = read_changes(client, sobject, cursor - CURSOR_OVERLAP)
-                unseen = ours[~record_key(ours["salesforce_id"]).isin(known)]
-            first_seen = read_records(client, sobject, unseen["salesforce_id"].tolist())
-            changes_read += len(changed)
-            readings += [changed, first_seen]
-            stamps = pd.concat([changed["modstamp"], first_seen["modstamp"]]).dropna()
-            if not stamps.empty:
-                new_cursors[sobject] = stamps.max()
-        frame, unread = reconcile_frame(records, people, pd.concat(readings, ignore_index=True))
-
-        # 2. Resolve and record, in one transaction (Actions side, sync state, audit events).
+        # Resolve, guard, and record in one transaction (Actions side, sync state, audit events).
         resolved = resolve_opt_outs(frame, now).assign(
             salesforce_id=frame["salesforce_id"], salesforce_object=frame["salesforce_object"]
         )
@@ -119,47 +77,10 @@ def salesforce_unsubscribes(
         with conn.transaction():
             apply_resolutions(conn, resolved, now)
 
-        # 3. Write Salesforce, then read the written records back (the agreed state and its time).
-        failed = []
-        for sobject in OBJECTS:
-            due = resolved[resolved["push"] & (resolved["salesforce_object"] == sobject)]
-            if due.empty:
-                continue
-            if dry:  # recorded as if Salesforce accepted every update; nothing is written there
-                would_push = [PushedRecord(int(i), bool(t), None) for i, t in zip(due["marketo_id"], due["target"])]
-                with conn.transaction():
-                    mark_pushed(conn, would_push, now)
-                continue
-            results = write_opt_outs(client, sobject, list(zip(due["salesforce_id"], due["target"].astype(bool))))
-            ok = [result.success for result in results]
-            failed += [
-                (int(marketo_id), record_id, f"Salesforce refused the opt-out update: {result.error_code or 'unknown'}")
-                for marketo_id, record_id, result in zip(due["marketo_id"], due["salesforce_id"], results)
-                if not result.success
-            ]
-            written = due[ok]
-            back = read_records(client, sobject, written["salesforce_id"].tolist())
-            back = back.assign(sf_key=record_key(back["salesforce_id"]))
-            pushed = written.assign(sf_key=record_key(written["salesforce_id"])).merge(back, on="sf_key", how="left")
-            with conn.transaction():
-                mark_pushed(
-                    conn,
-                    [PushedRecord(int(r.marketo_id), bool(r.target), None if pd.isna(r.modstamp) else r.modstamp)
-                     for r in pushed.itertuples(index=False)],
-                    now,
-                )
-
-        # 4. Quarantine what could not sync, clear who did, then advance the cursors (all applied now).
+        failed = write_salesforce(conn, client, resolved, now, dry_run=dry)
         bad = [(int(r.marketo_id), r.salesforce_id, r.reason) for r in invalid.itertuples(index=False)]
-        bad += [(int(r.marketo_id), r.salesforce_id, "Salesforce record not found (deleted or not visible)")
-                for r in unread.itertuples(index=False)]
-        bad += failed
-        with conn.transaction():
-            quarantined = quarantine(conn, bad, now)
-            failed_ids = {row[0] for row in bad}
-            clear_quarantine(conn, [int(i) for i in resolved["marketo_id"] if int(i) not in failed_ids])
-            for sobject, position in new_cursors.items():
-                set_cursor(conn, _cursor_name(sobject), position, now)
+        bad += [(int(r.marketo_id), r.salesforce_id, NOT_FOUND) for r in unread.itertuples(index=False)]
+        quarantined = settle(conn, resolved, bad + failed, readings.new_cursors, now)
         api_calls = client.api_calls
 
     outcome = resolved["event_outcome"]
@@ -170,7 +91,7 @@ def salesforce_unsubscribes(
     return dry_run.result(
         {
             "people_with_salesforce_record": len(records),
-            "salesforce_changes_read": changes_read,
+            "salesforce_changes_read": readings.changes_read,
             "opt_outs_to_actions": int(((outcome == TO_ACTIONS) & resolved["target"]).sum()),
             "resubscribes_to_actions": int(((outcome == TO_ACTIONS) & ~resolved["target"].astype(bool)).sum()),
             "opt_outs_to_salesforce": int(((outcome == TO_SALESFORCE) & resolved["target"] & pushed_ok).sum()),
