@@ -15,7 +15,7 @@ import psycopg
 
 from bench.common import fresh_database, report, sandbox_marketo, sandbox_process
 from sync_pipelines import activities, people
-from sync_pipelines.activities.sandbox_activity import seed_activity_log
+from sync_pipelines.sandbox.activity_log import seed_activity_log
 from sync_pipelines.activities.settings import ActivitySettings
 from sync_pipelines.resources import ActionsDatabase, SalesforceResource
 

@@ -17,7 +17,6 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
-from sync_pipelines.store.copy import copy_frame
 from sync_pipelines.store.settings import setting_sql
 
 MARKETO, SALESFORCE = "marketo", "salesforce"
@@ -61,25 +60,7 @@ def delivery_lock(conn: psycopg.Connection, destination: str) -> Iterator[bool]:
             conn.execute("SELECT pg_advisory_unlock(%s, %s)", (_LOCK_NAMESPACE, key))
 
 
-# --- the log (written by the Actions app; the sandbox generator writes it too) -----------------
-
-
-def write_sellers(conn: psycopg.Connection, sellers: pd.DataFrame) -> int:
-    """Insert sellers that are not there yet (keyed by seller_id)."""
-    existing = {row[0] for row in conn.execute("SELECT seller_id FROM actions_seller")}
-    return copy_frame(conn, "actions_seller", sellers[~sellers["seller_id"].isin(existing)])
-
-
-def write_activities(conn: psycopg.Connection, activities: pd.DataFrame) -> int:
-    """Append activities to the log (as the Actions app does); ids come from the frame or the sequence."""
-    written = copy_frame(conn, "actions_sales_activity", activities)
-    if "activity_id" in activities.columns and written:
-        # Explicit ids: move the sequence past them so that app-assigned ids never collide.
-        conn.execute(
-            "SELECT setval(pg_get_serial_sequence('actions_sales_activity', 'activity_id'), "
-            "(SELECT max(activity_id) FROM actions_sales_activity))"
-        )
-    return written
+# --- reading the log ---------------------------------------------------------------------------
 
 
 def log_gaps_between(conn: psycopg.Connection, low: int, high: int) -> list[tuple[int, int]]:
@@ -106,26 +87,6 @@ def ids_in_ranges(conn: psycopg.Connection, ranges: list[tuple[int, int]]) -> se
         ([first for first, _ in ranges], [last for _, last in ranges]),
     ).fetchall()
     return {int(row[0]) for row in rows}
-
-
-def log_activity(conn: psycopg.Connection, activity: Mapping[str, object]) -> int:
-    """Log one activity as the Actions app does; returns its activity_id.
-
-    With a `source_key` (the app's own id of the activity), logging it again returns the first row's
-    id and writes nothing: an app that lost its COMMIT acknowledgement retries safely.
-    """
-    columns = list(activity)
-    inserted = conn.execute(
-        sql.SQL("INSERT INTO actions_sales_activity ({}) VALUES ({}) "
-                "ON CONFLICT (source_key) DO NOTHING RETURNING activity_id").format(
-            sql.SQL(", ").join(map(sql.Identifier, columns)), sql.SQL(", ").join(sql.Placeholder() * len(columns))),
-        [activity[column] for column in columns],
-    ).fetchone()
-    if inserted:
-        return int(inserted[0])
-    (existing,) = conn.execute("SELECT activity_id FROM actions_sales_activity WHERE source_key = %s",
-                               (activity["source_key"],)).fetchone()
-    return int(existing)
 
 
 def log_high_water_mark(conn: psycopg.Connection) -> tuple[int, int]:

@@ -20,41 +20,7 @@ OUTCOME_DETAILS = {
 }
 
 
-# ------------------------------------------------------------ the Actions app's side
-
-
-def record_opt_out(conn: psycopg.Connection, marketo_id: int, at: datetime, source: str = "actions") -> None:
-    """Record that a person opted out of email (the Actions app calls this). A repeated opt-out refreshes
-    last_opt_out_at: it is a newer opt-out, which an older re-subscribe elsewhere cannot undo."""
-    _record(conn, marketo_id, True, at, source)
-
-
-def record_resubscribe(conn: psycopg.Connection, marketo_id: int, at: datetime, source: str = "actions") -> None:
-    """Record that a person opted back in. It reaches Salesforce only if newer than Salesforce's opt-out."""
-    _record(conn, marketo_id, False, at, source)
-
-
-def _record(conn: psycopg.Connection, marketo_id: int, opted_out: bool, at: datetime, source: str) -> None:
-    if source not in SOURCES:
-        raise ValueError(f"source must be one of {SOURCES}")
-    with conn.transaction():
-        conn.execute(
-            """
-            INSERT INTO actions_unsubscribe (marketo_id, opted_out, source, changed_at, last_opt_out_at, last_opt_out_source)
-            VALUES (%(id)s, %(out)s, %(source)s, %(at)s, CASE WHEN %(out)s THEN %(at)s END,
-                    CASE WHEN %(out)s THEN %(source)s END)
-            ON CONFLICT (marketo_id) DO UPDATE SET
-                opted_out = EXCLUDED.opted_out, source = EXCLUDED.source, changed_at = EXCLUDED.changed_at,
-                last_opt_out_at = coalesce(EXCLUDED.last_opt_out_at, actions_unsubscribe.last_opt_out_at),
-                last_opt_out_source = coalesce(EXCLUDED.last_opt_out_source, actions_unsubscribe.last_opt_out_source),
-                recorded_at = now()
-            """,
-            {"id": marketo_id, "out": opted_out, "source": source, "at": at},
-        )
-        _insert_events(conn, [(marketo_id, source, opted_out, at, "recorded", None)])
-
-
-def _insert_events(conn: psycopg.Connection, rows: list[tuple]) -> None:
+def insert_events(conn: psycopg.Connection, rows: list[tuple]) -> None:
     if not rows:
         return
     with conn.cursor() as cursor:
@@ -141,7 +107,7 @@ def apply_resolutions(conn: psycopg.Connection, resolved: pd.DataFrame, now: dat
             """,
             state_rows,
         )
-    _insert_events(conn, events)
+    insert_events(conn, events)
 
 
 @dataclass(frozen=True)

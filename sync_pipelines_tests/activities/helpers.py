@@ -8,10 +8,10 @@ import dagster as dg
 import pandas as pd
 import psycopg
 
+from sync_pipelines import actions_app
 from sync_pipelines import activities, people
 from sync_pipelines.activities.settings import ActivitySettings
 from sync_pipelines.resources import ActionsDatabase, SalesforceResource
-from sync_pipelines.store import activities as store
 from sync_pipelines_tests.fixtures.marketo import marketo_resource
 
 PERSON_ASSETS = people.ASSETS
@@ -64,7 +64,7 @@ def log_activity(conn: psycopg.Connection, marketo_id: int, activity_type: str, 
     row = {"marketo_id": marketo_id, "activity_type": activity_type, "seller_id": "seller-001",
            "occurred_at": datetime(2026, 6, 30, 12, 0, tzinfo=timezone.utc), **fields}
     with conn.transaction():
-        store.write_activities(conn, pd.DataFrame([row]))
+        actions_app.write_activities(conn, pd.DataFrame([row]))
     return int(conn.execute("SELECT max(activity_id) FROM actions_sales_activity").fetchone()[0])
 
 

@@ -5,7 +5,7 @@ import dagster as dg
 import psycopg
 
 from sync_pipelines.dry_run import DRY_RUN_TAG
-from sync_pipelines.activities.sandbox_activity import seed_activity_log
+from sync_pipelines.sandbox.activity_log import seed_activity_log
 from sync_pipelines.activities.settings import ActivitySettings
 from sync_pipelines_tests.activities.helpers import ACTIVITY_ASSETS, marketo_custom_activities, resources, sync_people
 from sync_pipelines_tests.activities.test_settings_and_bcc import smtp_server  # noqa: F401 (a fixture)

@@ -10,7 +10,7 @@ from sync_pipelines_tests.activities.helpers import (
     states,
     sync_people,
 )
-from sync_pipelines.activities.sandbox_activity import seed_activity_log
+from sync_pipelines.sandbox.activity_log import seed_activity_log
 
 
 def _edit_person(conn: psycopg.Connection, marketo_id: int, **fields) -> None:

@@ -3,7 +3,7 @@
 import psycopg
 
 from sync_pipelines.activities import crash_injection
-from sync_pipelines.activities.sandbox_activity import seed_activity_log
+from sync_pipelines.sandbox.activity_log import seed_activity_log
 from sync_pipelines.sandbox.faults import FaultPlan
 from sync_pipelines_tests.activities.helpers import fan_out, marketo_custom_activities, salesforce_tasks_by_activity, states, sync_people
 from sync_pipelines_tests.activities.test_fanout import _assert_marketo_exactly_once, _assert_salesforce_exactly_once

@@ -3,7 +3,7 @@
 import psycopg
 
 from sync_pipelines.activities import types
-from sync_pipelines.activities.sandbox_activity import seed_activity_log
+from sync_pipelines.sandbox.activity_log import seed_activity_log
 from sync_pipelines_tests.activities.helpers import (
     UNKNOWN_LEAD,
     actions_id_of,

@@ -2,7 +2,7 @@
 
 import psycopg
 
-from sync_pipelines.activities.sandbox_activity import seed_activity_log
+from sync_pipelines.sandbox.activity_log import seed_activity_log
 from sync_pipelines_tests.activities.helpers import fan_out, marketo_custom_activities, sync_people
 
 READ_ONLY_MARKETO_CALLS = {"GET"}

@@ -5,9 +5,10 @@ import pandas as pd
 import psycopg
 import pytest
 
+from sync_pipelines import actions_app
 from sync_pipelines import activities, people
 from sync_pipelines.activities.log_cursor import LogCursor
-from sync_pipelines.activities.sandbox_activity import generate_activities, sellers_for_owners
+from sync_pipelines.sandbox.activity_log import generate_activities, sellers_for_owners
 from sync_pipelines.resources import ActionsDatabase
 from sync_pipelines.store import activities as store
 from sync_pipelines.store.sync_control import NOT_STARTED, start_sync
@@ -25,8 +26,8 @@ def _log(database_url, count: int, seed: int) -> None:
                                  "company": ["Acme", None, "Globex"]})
     sellers = sellers_for_owners(["005A", "005B"])
     with psycopg.connect(database_url, autocommit=True) as conn:
-        store.write_sellers(conn, sellers)
-        store.write_activities(conn, generate_activities(people_frame, sellers, count, seed))
+        actions_app.write_sellers(conn, sellers)
+        actions_app.write_activities(conn, generate_activities(people_frame, sellers, count, seed))
 
 
 def _tick(database_url, cursor):

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 import pandas as pd
 
 from sync_pipelines.activities.bcc import bcc_message
-from sync_pipelines.activities.sandbox_activity import generate_activities, sellers_for_owners
+from sync_pipelines.sandbox.activity_log import generate_activities, sellers_for_owners
 from sync_pipelines.activities.transforms import delivered_in_read_back, marketo_activities, salesforce_tasks
 from sync_pipelines.activities.types import ACTIVITY_TYPES
 

@@ -2,7 +2,7 @@
 
 import psycopg
 
-from sync_pipelines.activities.sandbox_activity import seed_activity_log
+from sync_pipelines.sandbox.activity_log import seed_activity_log
 from sync_pipelines_tests.activities.helpers import fan_out, log_activity, salesforce_tasks_by_activity, sync_people
 
 

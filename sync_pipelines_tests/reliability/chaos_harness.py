@@ -31,9 +31,10 @@ from typing import Any
 import pandas as pd
 import psycopg
 
+from sync_pipelines import actions_app
 from sync_pipelines import store
 from sync_pipelines.store.migrate import migrate_url
-from sync_pipelines.activities.sandbox_activity import sellers_for_owners
+from sync_pipelines.sandbox.activity_log import sellers_for_owners
 from sync_pipelines.activities.types import CALL_TASK_TYPE, EMAIL_TASK_TYPE, TYPES_BY_NAME
 from sync_pipelines.sandbox.faults import FaultPlan
 from sync_pipelines.sandbox.marketo_state import MarketoSandboxConfig
@@ -41,9 +42,8 @@ from sync_pipelines.sandbox.salesforce_app import serve_salesforce
 from sync_pipelines.sandbox.salesforce_state import SalesforceSandboxConfig
 from sync_pipelines.sandbox.seed import generate_people
 from sync_pipelines.sandbox.servers import serve_marketo
-from sync_pipelines.store import activities as activity_store
 from sync_pipelines.store import tasks as task_store
-from sync_pipelines.store.unsubscribes import record_opt_out
+from sync_pipelines.actions_app import record_opt_out
 from sync_pipelines_tests.activities.helpers import (
     actions_id_of,
     marketo_custom_activities,
@@ -377,7 +377,7 @@ class ActivityScenario(Scenario):
         self.expected: dict[int, tuple] = {}
         self.next_id = 1
         with store.connect(world.database(self)) as conn, conn.transaction():
-            activity_store.write_sellers(conn, sellers)
+            actions_app.write_sellers(conn, sellers)
         self.mutate(world, random.Random(SALESFORCE_SEED), -1)  # a first log for the first clean run
 
     def run_config(self) -> dict:
@@ -397,7 +397,7 @@ class ActivityScenario(Scenario):
         frame = pd.DataFrame(rows)
         frame["call_duration_seconds"] = frame["call_duration_seconds"].astype("Int64")
         with store.connect(world.database(self)) as conn, conn.transaction():
-            activity_store.write_activities(conn, frame)
+            actions_app.write_activities(conn, frame)
 
     def _activity(self, rng: random.Random, marketo_id: int, kind: str, now: datetime, *, primary: bool = True,
                   seller_of: int | None = None) -> dict:

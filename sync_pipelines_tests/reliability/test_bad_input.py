@@ -14,7 +14,7 @@ import psycopg
 from sync_pipelines import people, tasks, unsubscribes
 from sync_pipelines.people.fields import EXTRACT_FIELDS, SYNCED_FIELDS
 from sync_pipelines.sandbox.seed import generate_people
-from sync_pipelines.store.unsubscribes import record_opt_out
+from sync_pipelines.actions_app import record_opt_out
 from sync_pipelines.tasks.jobs import task_sync_run_config
 from sync_pipelines_tests.reliability.helpers import expected_actions_people, fetch, resources
 from sync_pipelines_tests.unsubscribes.helpers import load_raw_people

@@ -79,7 +79,7 @@ def test_a_dry_run_requests_nothing_but_does_not_hide_a_real_sync_before_it():
 
 def test_a_failed_push_keeps_the_cursor_and_the_rerun_delivers_the_opt_out(
         salesforce_sandbox, salesforce_clock, database_url):
-    from sync_pipelines.store.unsubscribes import record_opt_out
+    from sync_pipelines.actions_app import record_opt_out
 
     load_actions_people(database_url)
     run_unsubscribe_sync(salesforce_sandbox, database_url)

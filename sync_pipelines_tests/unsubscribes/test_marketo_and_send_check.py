@@ -7,7 +7,7 @@ import psycopg
 from sync_pipelines import people
 from sync_pipelines.people.jobs import incremental_run_config
 from sync_pipelines.resources import ActionsDatabase
-from sync_pipelines.store.unsubscribes import record_opt_out
+from sync_pipelines.actions_app import record_opt_out
 from sync_pipelines.unsubscribes import check_send
 from sync_pipelines_tests.fixtures.marketo import marketo_resource
 from sync_pipelines_tests.unsubscribes.helpers import SEED, SIZE, fetch, person, run_unsubscribe_sync

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import psycopg
 
-from sync_pipelines.store.unsubscribes import record_opt_out, record_resubscribe
+from sync_pipelines.actions_app import record_opt_out, record_resubscribe
 from sync_pipelines.unsubscribes import check_send
 from sync_pipelines_tests.unsubscribes.helpers import fetch, load_actions_people, person, run_unsubscribe_sync
 

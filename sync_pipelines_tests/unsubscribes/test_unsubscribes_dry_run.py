@@ -6,7 +6,7 @@ import psycopg
 
 from sync_pipelines.dry_run import DRY_RUN_TAG
 from sync_pipelines.resources import ActionsDatabase
-from sync_pipelines.store.unsubscribes import record_opt_out
+from sync_pipelines.actions_app import record_opt_out
 from sync_pipelines.unsubscribes import assets as unsubscribe_assets
 from sync_pipelines_tests.unsubscribes.helpers import load_actions_people, person, salesforce_resource
 from sync_pipelines_tests.fixtures.database import table_snapshot

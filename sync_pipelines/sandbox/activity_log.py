@@ -3,7 +3,7 @@
 For each sampled person, their owner (the Salesforce owner from the Marketo extract) acts as the seller
 and plays out a short sales sequence: added to a sales campaign, emailed (opened, sometimes clicked,
 replied or bounced), sometimes called, sometimes removed from the campaign. The same (seed, count,
-people) gives the same log. Writes go through store/activities.py as the Actions app would.
+people) gives the same log. Writes go through actions_app.py, as the Actions app would write.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 
-from sync_pipelines.store import activities as store
+from sync_pipelines import actions_app
 
 LOG_START = datetime(2026, 6, 1, 8, 0, tzinfo=timezone.utc)
 CAMPAIGNS = [("SC-101", "Q3 Enterprise Outreach"), ("SC-102", "Webinar Follow-up"), ("SC-103", "Trade Show Leads"),
@@ -103,5 +103,5 @@ def seed_activity_log(conn: psycopg.Connection, count: int, seed: int = 7) -> in
     )
     sellers = sellers_for_owners(sorted(people["owner_id"].dropna().unique()))
     with conn.transaction():
-        store.write_sellers(conn, sellers)
-        return store.write_activities(conn, generate_activities(people, sellers, count, seed))
+        actions_app.write_sellers(conn, sellers)
+        return actions_app.write_activities(conn, generate_activities(people, sellers, count, seed))
