@@ -1,10 +1,13 @@
 """Activities: the Actions activity log fans out to Marketo (custom activities) and Salesforce (Tasks/BCC)."""
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import datetime, timezone
 
 import dagster as dg
+import psycopg
 
 from sync_pipelines.conventions import OWNERS
 from sync_pipelines import dry_run, pools
@@ -20,6 +23,23 @@ from sync_pipelines.store.settings import effective_settings
 ACTIVITY_SETTINGS = ("log_emails", "log_calls", "email_logging_mode")
 
 GROUP = "activities"
+
+
+@contextmanager
+def _delivering(conn: psycopg.Connection, destination: str, *, dry_run: bool) -> Iterator[None]:
+    """Hold the destination's delivery lock for the block (one delivery run at a time per destination)."""
+    if not dry_run:  # a dry run sends nothing, so it needs no journal: it stays in the run's transaction
+        conn.autocommit = True  # every step commits on its own: the delivery state is the journal
+    with store.delivery_lock(conn, destination) as acquired:
+        if not acquired:
+            raise dg.Failure(f"Another run is delivering activities to {destination.title()}; try again when it ends.")
+        yield
+
+
+def _delivery_metadata(counts: object, sample: list[int], totals: dict[str, int]) -> dict[str, object]:
+    """What both deliveries report: this run's counts, a sample of ids, and the totals per delivery state."""
+    return {**asdict(counts), "sample_activity_ids": dg.MetadataValue.json(sample),
+            **{f"total_{state}": count for state, count in totals.items()}}
 
 
 actions_sales_activities = dg.AssetSpec(
@@ -81,12 +101,8 @@ def marketo_sales_activities(
     dry = marketo.dry_run
     clock = time.monotonic()
     with marketo.client() as client, actions_db.connection() as conn:
-        if not dry:  # a dry run sends nothing, so it needs no journal: it stays in the run's transaction
-            conn.autocommit = True  # every step commits on its own: the delivery state is the journal
-        pin_marketo(conn, client)
-        with store.delivery_lock(conn, store.MARKETO) as acquired:
-            if not acquired:
-                raise dg.Failure("Another run is delivering activities to Marketo; try again when it ends.")
+        with _delivering(conn, store.MARKETO, dry_run=dry):
+            pin_marketo(conn, client)
             delivery = MarketoDelivery(conn, client, approved_type_ids(client, dry_run=dry), dry_run=dry)
             counts = delivery.run()
             totals = store.delivery_counts(conn, store.MARKETO)
@@ -94,9 +110,7 @@ def marketo_sales_activities(
     context.log.info(f"Marketo delivery: {asdict(counts)}; totals {totals}; {calls} Marketo calls")
     return dry_run.result(
         {
-            **asdict(counts),
-            "sample_activity_ids": dg.MetadataValue.json(delivery.sample),
-            **{f"total_{state}": count for state, count in totals.items()},
+            **_delivery_metadata(counts, delivery.sample, totals),
             "marketo_api_calls": calls,
             "duration_seconds": round(time.monotonic() - clock, 3),
         },
@@ -128,12 +142,8 @@ def salesforce_activity_tasks(
     dry = salesforce.dry_run
     clock = time.monotonic()
     with salesforce.client() as client, actions_db.connection() as conn:
-        if not dry:  # a dry run sends nothing, so it needs no journal: it stays in the run's transaction
-            conn.autocommit = True  # every step commits on its own: the delivery state is the journal
-        pin_salesforce(conn, client)
-        with store.delivery_lock(conn, store.SALESFORCE) as acquired:
-            if not acquired:
-                raise dg.Failure("Another run is delivering activities to Salesforce; try again when it ends.")
+        with _delivering(conn, store.SALESFORCE, dry_run=dry):
+            pin_salesforce(conn, client)
             delivery = SalesforceDelivery(conn, client, activity_settings, dry_run=dry)
             counts = delivery.run()
             seller_settings = effective_settings(conn, datetime.now(timezone.utc), settings=ACTIVITY_SETTINGS,
@@ -143,9 +153,7 @@ def salesforce_activity_tasks(
     context.log.info(f"Salesforce delivery: {asdict(counts)}; totals {totals}; {calls} Salesforce calls")
     return dry_run.result(
         {
-            **asdict(counts),
-            "sample_activity_ids": dg.MetadataValue.json(delivery.sample),
-            **{f"total_{state}": count for state, count in totals.items()},
+            **_delivery_metadata(counts, delivery.sample, totals),
             # The org defaults; each activity follows its seller's settings as of its logged_at.
             "org_default_email_logging_mode": activity_settings.email_logging_mode,
             "org_default_log_emails": activity_settings.log_emails,

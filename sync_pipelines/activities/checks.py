@@ -20,28 +20,27 @@ def _gaps_and_doubts(actions_db: ActionsDatabase, destination: str) -> tuple[int
     return int(missing), int(in_doubt)
 
 
-@dg.asset_check(
-    asset=marketo_sales_activities,
-    description="Every logged activity has a Marketo delivery state, and none is left pending or in doubt.",
-)
-def every_activity_settled_in_marketo(actions_db: ActionsDatabase) -> dg.AssetCheckResult:
-    missing, open_rows = _gaps_and_doubts(actions_db, store.MARKETO)
-    return dg.AssetCheckResult(
-        passed=missing == 0 and open_rows == 0,
-        metadata={"activities_without_state": missing, "pending_or_in_doubt": open_rows},
+def _every_activity_settled(asset: dg.AssetsDefinition, destination: str) -> dg.AssetChecksDefinition:
+    """The check that every logged activity has a delivery state for `destination`, none pending or in doubt."""
+
+    @dg.asset_check(
+        asset=asset,
+        name=f"every_activity_settled_in_{destination}",
+        description=f"Every logged activity has a {destination.title()} delivery state, and none is left "
+                    "pending or in doubt.",
     )
+    def check(actions_db: ActionsDatabase) -> dg.AssetCheckResult:
+        missing, open_rows = _gaps_and_doubts(actions_db, destination)
+        return dg.AssetCheckResult(
+            passed=missing == 0 and open_rows == 0,
+            metadata={"activities_without_state": missing, "pending_or_in_doubt": open_rows},
+        )
+
+    return check
 
 
-@dg.asset_check(
-    asset=salesforce_activity_tasks,
-    description="Every logged activity has a Salesforce delivery state, and none is left pending or in doubt.",
-)
-def every_activity_settled_in_salesforce(actions_db: ActionsDatabase) -> dg.AssetCheckResult:
-    missing, open_rows = _gaps_and_doubts(actions_db, store.SALESFORCE)
-    return dg.AssetCheckResult(
-        passed=missing == 0 and open_rows == 0,
-        metadata={"activities_without_state": missing, "pending_or_in_doubt": open_rows},
-    )
+every_activity_settled_in_marketo = _every_activity_settled(marketo_sales_activities, store.MARKETO)
+every_activity_settled_in_salesforce = _every_activity_settled(salesforce_activity_tasks, store.SALESFORCE)
 
 
 @dg.asset_check(
