@@ -134,14 +134,11 @@ def _actions_changed(row: pd.Series, actions: bool, sf: bool, sf_modstamp, sf_op
         outcome, target = TO_SALESFORCE, False  # a re-subscribe newer than Salesforce's opt-out
     else:
         outcome, target = CONFLICT, True
-    updates = dict(event_source="actions", event_opted_out=actions, event_occurred_at=a_changed_at or now,
-                   event_outcome=outcome)
+    updates = _event("actions", actions, a_changed_at or now, outcome)
     if outcome == CONFLICT:
         # The Actions re-subscribe loses: the person stays opted out, as Salesforce holds it.
-        updates.update(actions_update=True, actions_opted_out=True, actions_source="salesforce",
-                       actions_changed_at=sf_opted_out_at or now,
-                       actions_last_opt_out_at=_value(row, "a_last_opt_out_at"),
-                       actions_last_opt_out_source=_value(row, "a_last_opt_out_source"))
+        updates.update(_from_salesforce(True, sf_opted_out_at or now, _value(row, "a_last_opt_out_at"),
+                                        _value(row, "a_last_opt_out_source")))
     return target, updates
 
 
@@ -157,14 +154,22 @@ def _salesforce_changed(row: pd.Series, actions: bool, sf: bool, sf_modstamp, sf
         outcome, target = TO_ACTIONS, False
     else:
         outcome, target = CONFLICT, True
-    updates = dict(event_source="salesforce", event_opted_out=sf, event_occurred_at=sf_modstamp or now,
-                   event_outcome=outcome)
+    updates = _event("salesforce", sf, sf_modstamp or now, outcome)
     if outcome == TO_ACTIONS:
-        updates.update(actions_update=True, actions_opted_out=sf, actions_source="salesforce",
-                       actions_changed_at=sf_modstamp or now,
-                       actions_last_opt_out_at=(sf_modstamp or now) if sf else a_last_opt_out_at,
-                       actions_last_opt_out_source="salesforce" if sf else _value(row, "a_last_opt_out_source"))
+        updates.update(_from_salesforce(sf, sf_modstamp or now, (sf_modstamp or now) if sf else a_last_opt_out_at,
+                                        "salesforce" if sf else _value(row, "a_last_opt_out_source")))
     return target, updates
+
+
+def _event(source: str, opted_out: bool, occurred_at: datetime, outcome: str) -> dict:
+    return dict(event_source=source, event_opted_out=opted_out, event_occurred_at=occurred_at, event_outcome=outcome)
+
+
+def _from_salesforce(opted_out: bool, changed_at: datetime, last_opt_out_at, last_opt_out_source) -> dict:
+    """The Actions record rewritten with Salesforce's state."""
+    return dict(actions_update=True, actions_opted_out=opted_out, actions_source="salesforce",
+                actions_changed_at=changed_at, actions_last_opt_out_at=last_opt_out_at,
+                actions_last_opt_out_source=last_opt_out_source)
 
 
 RESOLUTION_COLUMNS = list(Resolution.__dataclass_fields__)
