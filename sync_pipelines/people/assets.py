@@ -16,6 +16,7 @@ from sync_pipelines.quota import stops_cleanly_on_quota
 from sync_pipelines.resources import ActionsDatabase, MarketoResource
 from sync_pipelines.store.person_repairs import record_person_repairs
 from sync_pipelines.store.extract_runs import last_full_extract_finished, record_extract_finished
+from sync_pipelines.table_metadata import table_metadata, table_spec_metadata
 from sync_pipelines.store.people import (
     ExtractLoad,
     forget_stale_quarantine,
@@ -50,6 +51,7 @@ class ActionsPeopleConfig(MassRemovalConfig):
     group_name="people",
     kinds={"marketo", "pandas", "postgres"},
     owners=OWNERS,
+    metadata=table_spec_metadata("marketo_person_extract"),
     description=(
         "People pulled from Marketo: the 11 synced fields, the Salesforce owner and type, unsubscribed and "
         "updatedAt. A full run streams a Bulk Lead Extract; a run with marketo_ids fetches just those people. "
@@ -94,6 +96,7 @@ def marketo_person_extract(
             read, quarantined, counts, repaired = full.people_read, full.people_quarantined, full.counts, full.repaired
             full_metadata = _full_extract_metadata(full)
         api_calls, exports = client.calls_used, client.export_stats
+        table = table_metadata(conn, "marketo_person_extract")
     context.log.info(f"Extracted {read} people ({quarantined} quarantined) with {api_calls} Marketo calls")
     if not repaired.empty:
         # Ids and field names only: the values are personal data.
@@ -118,6 +121,7 @@ def marketo_person_extract(
             "marketo_export_status_polls": exports.status_polls,
             "marketo_export_wait_seconds": round(exports.wait_seconds, 3),
             "duration_seconds": round(time.monotonic() - clock, 3),
+            **table,
         },
         dry_run=actions_db.dry_run,
     )
@@ -147,6 +151,7 @@ def _repair_summary(repaired: pd.DataFrame, *, limit: int) -> list[dict]:
     kinds={"postgres"},
     owners=OWNERS,
     deps=[marketo_person_extract],
+    metadata=table_spec_metadata("sales_owned_people"),
     description=(
         "The extract narrowed to people with a Salesforce Lead Owner or Contact Owner (any user): the "
         "sales_owned_people view. People sharing an email stay separate: Actions keys by Marketo id."
@@ -169,6 +174,7 @@ def sales_owned_people(actions_db: ActionsDatabase) -> dg.MaterializeResult:
             ) AS by_email
             """
         ).fetchone()
+        table = table_metadata(conn, "sales_owned_people")
     return dry_run.result(
         {
             "people_extracted": extracted,
@@ -176,6 +182,7 @@ def sales_owned_people(actions_db: ActionsDatabase) -> dg.MaterializeResult:
             "salesforce_leads": leads,
             "salesforce_contacts": contacts,
             "people_sharing_an_email": shared_email,
+            **table,
         },
         dry_run=actions_db.dry_run,
     )
@@ -186,6 +193,7 @@ def sales_owned_people(actions_db: ActionsDatabase) -> dg.MaterializeResult:
     kinds={"postgres"},
     owners=OWNERS,
     deps=[sales_owned_people],
+    metadata=table_spec_metadata("actions_person"),
     description=(
         "The Actions person table (actions_person): the 11 standard fields plus sync metadata, keyed by "
         "Marketo id. Only this sync writes it; people who lose their owner or leave Marketo are removed."
@@ -215,6 +223,7 @@ def actions_people(
             row[0]
             for row in conn.execute("SELECT marketo_id FROM actions_person ORDER BY last_synced_at DESC, marketo_id LIMIT 5")
         ]
+        table = table_metadata(conn, "actions_person")
     return dry_run.result(
         {
             "inserted": counts.inserted,
@@ -236,6 +245,7 @@ def actions_people(
             "quarantined_total": quarantined,
             "recently_synced_marketo_ids": dg.MetadataValue.json(sample_ids),
             "duration_seconds": round(time.monotonic() - clock, 3),
+            **table,
         },
         dry_run=actions_db.dry_run,
     )

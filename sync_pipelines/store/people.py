@@ -32,6 +32,9 @@ PERSON_FIELDS = [
 ]
 PERSON_COLUMNS = ["marketo_id", *PERSON_FIELDS]
 EXTRACT_COLUMNS = [*PERSON_COLUMNS, "salesforce_type", "owner_id", "unsubscribed", "email_invalid", "marketo_updated_at"]
+# What actions_person holds besides the 11 fields: when the sync first and last wrote the row, and the
+# Marketo updatedAt it wrote.
+PERSON_SYNC_COLUMNS = ["first_synced_at", "last_synced_at", "source_updated_at"]
 
 _EXTRACT_CONTENT = EXTRACT_COLUMNS[1:]
 _STAGING = "person_extract_staging"
@@ -280,7 +283,7 @@ def sync_actions_people(
     ).rowcount
     inserted = conn.execute(
         f"""
-        INSERT INTO actions_person ({_columns(PERSON_COLUMNS)}, first_synced_at, last_synced_at, source_updated_at)
+        INSERT INTO actions_person ({_columns([*PERSON_COLUMNS, *PERSON_SYNC_COLUMNS])})
         SELECT {_columns(PERSON_COLUMNS)}, %(now)s, %(now)s, marketo_updated_at
         FROM sales_owned_people s
         WHERE {in_scope} AND NOT EXISTS (SELECT 1 FROM actions_person a WHERE a.marketo_id = s.marketo_id)

@@ -24,6 +24,8 @@ CHANGE_COLUMNS = ["salesforce_task_id", "actions_task_id", "is_deleted", *CONTEN
                   "modstamp"]
 _TASK_COLUMNS = ["task_id", "salesforce_task_id", *CONTENT_COLUMNS, "updated_at", "deleted_at", "synced_version",
                  "salesforce_modstamp", "reminder_synced"]
+# Every column of actions_task: the ones the sync reads and writes, and the ones the Actions app fills.
+ACTIONS_TASK_COLUMNS = [*_TASK_COLUMNS, "completed", "marketo_id", "origin", "created_at"]
 
 
 # ---------------------------------------------------------------- the setting

@@ -12,6 +12,12 @@ import pandas as pd
 import psycopg
 
 SOURCES = ("actions", "salesforce")
+# What the sync knows of each person's Salesforce record (salesforce_unsubscribe_state), in insert order.
+SALESFORCE_STATE_COLUMNS = ["marketo_id", "salesforce_id", "salesforce_object", "sf_opted_out", "sf_modstamp",
+                            "sf_opted_out_at", "agreed_opted_out", "agreed_at", "updated_at"]
+# Marketo's flags per Actions person (marketo_unsubscribe_status), in insert order.
+MARKETO_STATUS_COLUMNS = ["marketo_id", "unsubscribed", "email_invalid", "marketo_updated_at", "changed_at",
+                          "refreshed_at"]
 # The audit detail of each reconciliation outcome (the outcome names come from unsubscribes/transforms.py).
 OUTCOME_DETAILS = {
     "to_actions": "applied in Actions",
@@ -85,10 +91,9 @@ def apply_resolutions(conn: psycopg.Connection, resolved: pd.DataFrame, now: dat
             actions_rows,
         )
         cursor.executemany(
-            """
-            INSERT INTO salesforce_unsubscribe_state (marketo_id, salesforce_id, salesforce_object, sf_opted_out,
-                sf_modstamp, sf_opted_out_at, agreed_opted_out, agreed_at, updated_at)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+            f"""
+            INSERT INTO salesforce_unsubscribe_state ({", ".join(SALESFORCE_STATE_COLUMNS)})
+            VALUES ({", ".join(["%s"] * len(SALESFORCE_STATE_COLUMNS))})
             ON CONFLICT (marketo_id) DO UPDATE SET
                 salesforce_id = EXCLUDED.salesforce_id, salesforce_object = EXCLUDED.salesforce_object,
                 sf_opted_out = EXCLUDED.sf_opted_out, sf_modstamp = EXCLUDED.sf_modstamp,
@@ -195,7 +200,7 @@ def refresh_marketo_status(conn: psycopg.Connection, now: datetime) -> StatusCou
     person sync), so a rerun writes nothing.
     """
     changes = conn.execute(
-        """
+        f"""
         WITH source AS (
             SELECT p.marketo_id, coalesce(e.unsubscribed, false) AS unsubscribed,
                    coalesce(e.email_invalid, false) AS email_invalid, e.marketo_updated_at
@@ -204,8 +209,7 @@ def refresh_marketo_status(conn: psycopg.Connection, now: datetime) -> StatusCou
             SELECT s.marketo_id, m.unsubscribed AS was_unsubscribed
             FROM source s LEFT JOIN marketo_unsubscribe_status m USING (marketo_id)
         ), upserted AS (
-            INSERT INTO marketo_unsubscribe_status AS m
-                (marketo_id, unsubscribed, email_invalid, marketo_updated_at, changed_at, refreshed_at)
+            INSERT INTO marketo_unsubscribe_status AS m ({", ".join(MARKETO_STATUS_COLUMNS)})
             SELECT marketo_id, unsubscribed, email_invalid, marketo_updated_at, %(now)s, %(now)s FROM source
             ON CONFLICT (marketo_id) DO UPDATE SET
                 unsubscribed = EXCLUDED.unsubscribed, email_invalid = EXCLUDED.email_invalid,

@@ -18,6 +18,7 @@ from sync_pipelines.mass_change import MassRemovalConfig, Removal, guard_removal
 from sync_pipelines.pinning import pin_salesforce
 from sync_pipelines.quota import stops_cleanly_on_quota
 from sync_pipelines.resources import ActionsDatabase, SalesforceResource
+from sync_pipelines.table_metadata import table_metadata, table_spec_metadata
 from sync_pipelines.store.tasks import (
     CHANGE_COLUMNS,
     apply_pull,
@@ -66,8 +67,8 @@ class SalesforceTasksConfig(TaskClockConfig, MassRemovalConfig):
     enable_sync: bool = Field(default=False, description="Turn the task sync on (records the first-enable moment)")
 
 
-def _disabled(dry: bool) -> dg.MaterializeResult:
-    return dry_run.result({"sync_enabled": False}, dry_run=dry)
+def _disabled(conn, table: str, dry: bool) -> dg.MaterializeResult:
+    return dry_run.result({"sync_enabled": False, **table_metadata(conn, table)}, dry_run=dry)
 
 
 @dg.asset(
@@ -75,6 +76,7 @@ def _disabled(dry: bool) -> dg.MaterializeResult:
     group_name="tasks",
     kinds={"salesforce", "postgres"},
     owners=OWNERS,
+    metadata=table_spec_metadata("salesforce_task_change"),
     description=(
         "Salesforce tasks changed or deleted since the last applied cursor, staged in salesforce_task_change. "
         "The first run after the first enable imports every to-do task; after a re-enable it also sweeps the "
@@ -96,7 +98,7 @@ def salesforce_tasks(
             context.log.info("Task sync enabled")
         setting, state = read_setting(conn), read_state(conn)
         if not setting.enabled:
-            return _disabled(dry)
+            return _disabled(conn, "salesforce_task_change", dry)
         initial = state.salesforce_cursor is None
         overdue = state.last_pulled_at is not None and state.last_pulled_at < now - DELETED_REACH
         sweep = not initial and (state.deletion_sweep_due or overdue)
@@ -129,6 +131,7 @@ def salesforce_tasks(
         quarantined = quarantine_tasks(conn, bad, "to_actions", now)
         staged = stage_salesforce_changes(conn, changes, mode="initial" if initial else "incremental",
                                           high_water=high_water, sweep=sweep)
+        table = table_metadata(conn, "salesforce_task_change")
     return dry_run.result(
         {
             "sync_enabled": True,
@@ -143,6 +146,7 @@ def salesforce_tasks(
             "quarantined": quarantined,
             "salesforce_api_calls": api_calls,
             "duration_seconds": round(time.monotonic() - clock, 3),
+            **table,
         },
         dry_run=dry,
     )
@@ -173,6 +177,7 @@ def _deletions(pairs: list[tuple[str, datetime]]) -> pd.DataFrame:
     kinds={"salesforce", "postgres"},
     owners=OWNERS,
     deps=[salesforce_tasks, dg.AssetKey("actions_people")],  # tasks are linked to Actions people
+    metadata=table_spec_metadata("actions_task"),
     description=(
         "The Actions task table after two-way reconciliation: staged Salesforce changes are applied (the "
         "cursor moves in the same transaction), then Actions creates, edits, completions and deletions are "
@@ -190,7 +195,7 @@ def actions_tasks(
     with actions_db.connection() as conn:
         setting, state = read_setting(conn), read_state(conn)
         if not setting.enabled:
-            return _disabled(dry)
+            return _disabled(conn, "actions_task", dry)
         if state.salesforce_cursor is None and state.staged_mode is None:
             raise dg.Failure("The first-enable import has not been read yet: materialize salesforce_tasks first.")
         pulled = None
@@ -206,6 +211,7 @@ def actions_tasks(
             " (SELECT coalesce(max(attempts), 0) FROM task_quarantine WHERE transient)"
         ).fetchone()
         preexisting = count_unpushed_preexisting(conn, setting.first_enabled_at)
+        table = table_metadata(conn, "actions_task")
     pull_metadata = {f"pulled_{name}": value for name, value in vars(pulled).items()} if pulled else {}
     return dry_run.result(
         {
@@ -224,6 +230,7 @@ def actions_tasks(
             "sample_pushed_task_ids": dg.MetadataValue.json(pushed.sample_task_ids),
             "salesforce_api_calls": api_calls,
             "duration_seconds": round(time.monotonic() - clock, 3),
+            **table,
         },
         dry_run=dry,
     )
@@ -234,6 +241,7 @@ def actions_tasks(
     kinds={"postgres"},
     owners=OWNERS,
     deps=[actions_tasks],
+    metadata=table_spec_metadata("command_center_tasks"),
     description=(
         "The Command Center: tasks due today and tomorrow in the user's time zone (task_sync_setting.time_zone, "
         "default UTC; set it with set_task_time_zone). The command_center_tasks view shows them; every task "
@@ -255,6 +263,8 @@ def command_center_tasks(config: TaskClockConfig, actions_db: ActionsDatabase) -
             """,
             {"now": now},
         ).fetchone()
+        # The view reads the database clock; the rows at this asset's clock are the two days' tasks.
+        table = table_metadata(conn, "command_center_tasks", rows=due_today + due_tomorrow)
     return dry_run.result(
         {
             "time_zone": time_zone,
@@ -263,6 +273,7 @@ def command_center_tasks(config: TaskClockConfig, actions_db: ActionsDatabase) -
             "due_tomorrow": due_tomorrow,
             "completed": completed,
             "with_reminder": with_reminder,
+            **table,
         },
         dry_run=actions_db.dry_run,
     )

@@ -15,6 +15,7 @@ from sync_pipelines.mass_change import MassRemovalConfig, Removal, guard_removal
 from sync_pipelines.pinning import pin_salesforce
 from sync_pipelines.quota import stops_cleanly_on_quota
 from sync_pipelines.resources import ActionsDatabase, SalesforceResource
+from sync_pipelines.table_metadata import table_metadata, table_spec_metadata
 from sync_pipelines.store.settings import effective_settings, org_settings
 from sync_pipelines.store.unsubscribes import apply_resolutions, load_people, refresh_marketo_status
 from sync_pipelines.unsubscribes.salesforce_sync import NOT_FOUND, read_salesforce, settle, write_salesforce
@@ -42,6 +43,7 @@ class SalesforceUnsubscribesConfig(MassRemovalConfig):
     kinds={"salesforce", "pandas", "postgres"},
     owners=OWNERS,
     deps=[dg.AssetKey("actions_people")],
+    metadata=table_spec_metadata("salesforce_unsubscribe_state"),
     description=(
         "Email opt-out reconciled both ways between Actions (actions_unsubscribe) and Salesforce "
         "(HasOptedOutOfEmail on each person's Contact, else Lead). Reads Salesforce changes since a "
@@ -82,6 +84,7 @@ def salesforce_unsubscribes(
         bad += [(int(r.marketo_id), r.salesforce_id, NOT_FOUND) for r in unread.itertuples(index=False)]
         quarantined = settle(conn, resolved, bad + failed, readings.new_cursors, now)
         api_calls = client.api_calls
+        table = table_metadata(conn, "salesforce_unsubscribe_state")
 
     outcome = resolved["event_outcome"]
     pushed_ok = resolved["push"] & ~resolved["marketo_id"].isin([row[0] for row in failed])
@@ -105,6 +108,7 @@ def salesforce_unsubscribes(
             "sample_changed_marketo_ids": dg.MetadataValue.json(sample),
             "salesforce_api_calls": api_calls,
             "duration_seconds": round(time.monotonic() - clock, 3),
+            **table,
         },
         dry_run=dry,
     )
@@ -116,6 +120,7 @@ def salesforce_unsubscribes(
     owners=OWNERS,
     # The flags come from the people extract; actions_people decides whose flags are kept.
     deps=[dg.AssetKey("marketo_person_extract"), dg.AssetKey("actions_people")],
+    metadata=table_spec_metadata("marketo_unsubscribe_status"),
     description=(
         "Marketo's unsubscribed (and, once extracted, emailInvalid) flag for every Actions person, copied from "
         "the people extract: no Marketo API call, since the person sync already refreshes the extract "
@@ -133,6 +138,7 @@ def marketo_unsubscribe_status(actions_db: ActionsDatabase) -> dg.MaterializeRes
             not values["marketo_unsubscribe_check"]
             for values in effective_settings(conn, now, settings=["marketo_unsubscribe_check"]).values()
         )
+        table = table_metadata(conn, "marketo_unsubscribe_status")
     return dry_run.result(
         {
             "actions_people": counts.people,
@@ -147,6 +153,7 @@ def marketo_unsubscribe_status(actions_db: ActionsDatabase) -> dg.MaterializeRes
             "sellers_with_marketo_unsubscribe_check_off": sellers_check_off,
             "sample_changed_marketo_ids": dg.MetadataValue.json(list(counts.changed_sample)),
             "marketo_api_calls": 0,
+            **table,
         },
         dry_run=dry,
     )
