@@ -30,8 +30,8 @@ def test_sync_is_off_by_default_and_touches_nothing(world):
 
     metadata = world.run()
 
-    assert _own(metadata["salesforce_tasks"]) == {"sync_enabled": False}
-    assert _own(metadata["actions_tasks"]) == {"sync_enabled": False}
+    assert _own(metadata["salesforce_tasks"]) == {"dry_run": False, "sync_enabled": False}
+    assert _own(metadata["actions_tasks"]) == {"dry_run": False, "sync_enabled": False}
     assert world.actions_by_salesforce_id(salesforce_id) is None
     assert world.sf_by_actions_id(task_id) == []
 
@@ -110,7 +110,7 @@ def test_reenable_removes_tasks_deleted_in_salesforce_in_the_past_15_days(world)
     world.advance(days=1)
     world.sf.delete("Task", deleted)
     world.advance(days=10)
-    assert _own(world.run()["actions_tasks"]) == {"sync_enabled": False}  # still off: nothing happens
+    assert _own(world.run()["actions_tasks"]) == {"dry_run": False, "sync_enabled": False}  # still off: nothing happens
     assert world.actions_by_salesforce_id(deleted) is not None
 
     metadata = world.run(enable=True)
