@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sync_pipelines.people.fields import EXTRACT_FIELDS
+from sync_pipelines.store.person_checks import REASON_SEPARATOR
 
 _FLAG_COLUMNS = ["unsubscribed", "email_invalid"]
 _TEXT_COLUMNS = [
@@ -92,7 +93,7 @@ def normalize_extract(
     rejected = found.any(axis=1)
     typed_frame = pd.DataFrame(typed)[list(EXTRACT_FIELDS.values())]
     clean = typed_frame[~rejected].astype({"marketo_id": "int64"})
-    row_reasons = ["; ".join(reason for reason, applies in zip(reasons, row) if applies) for row in found[rejected]]
+    row_reasons = [REASON_SEPARATOR.join(reason for reason, applies in zip(reasons, row) if applies) for row in found[rejected]]
     quarantined = _quarantine_rows(raw.reset_index(drop=True)[rejected], typed["marketo_id"][rejected], row_reasons)
     if repairs is not None and repaired:
         repairs.append(_repair_rows(typed["marketo_id"], repaired, ~rejected))
