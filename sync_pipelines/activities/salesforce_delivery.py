@@ -148,6 +148,10 @@ class SalesforceDelivery:
             raise
         self._unanswered.answered()
         crash_injection.reached_after_send(store.SALESFORCE, batch_id)
+        self._settle(ids, results, prepared.payloads)
+
+    def _settle(self, ids: list[int], results: list, payloads: dict[int, dict]) -> None:
+        """Record each Task's answer: delivered, retried later (row lock, converted Lead) or quarantined."""
         attempts = store.attempts(self.conn, store.SALESFORCE, ids)
         delivered, quarantined, retry = {}, {}, []
         converted: dict[int, str] = {}  # activity id -> the converted Lead it named
@@ -155,20 +159,13 @@ class SalesforceDelivery:
             if result.success:
                 delivered[activity_id] = result.id
             elif result.error_code == CONVERTED_LEAD and attempts[activity_id] < MAX_ATTEMPTS:
-                converted[activity_id] = prepared.payloads[activity_id]["WhoId"]
+                converted[activity_id] = payloads[activity_id]["WhoId"]
             elif result.error_code in RETRYABLE_CODES and attempts[activity_id] < MAX_ATTEMPTS:
                 retry.append(activity_id)  # still locked after the client's own retries: claim again
             else:
                 quarantined[activity_id] = f"Salesforce {result.error_code}: {result.message}"
         if converted:
-            # Logged on the Contact the Lead became: remembered, and sent again in this run.
-            contacts = self._converted_contacts(sorted(set(converted.values())))
-            retry += [i for i, lead in converted.items() if lead in contacts]
-            quarantined.update({i: f"Salesforce {CONVERTED_LEAD}: the converted Lead has no Contact"
-                                for i, lead in converted.items() if lead not in contacts})
-            self.counts.redirected_to_contact += sum(lead in contacts for lead in converted.values())
-            with self.conn.transaction():
-                store.record_converted_leads(self.conn, contacts)
+            retry += self._redirect_converted(converted, quarantined)
         # "Already there" in any form (a refused update of a create-only field, a duplicate external id):
         # a Task that exists under the activity's external id is delivered, whatever the refusal said.
         existing = self._existing_tasks(list(quarantined))
@@ -180,6 +177,17 @@ class SalesforceDelivery:
             self.counts.tasks_delivered += store.mark_delivered(self.conn, store.SALESFORCE, delivered)
             self.counts.quarantined += store.mark_quarantined(self.conn, store.SALESFORCE, quarantined)
             self.counts.retried_later += store.release(self.conn, store.SALESFORCE, retry)
+
+    def _redirect_converted(self, converted: dict[int, str], quarantined: dict[int, str]) -> list[int]:
+        """Activities logged on a converted Lead go to the Contact it became: remembered, and the ids are sent
+        again in this run. A Lead without a Contact is quarantined (into `quarantined`)."""
+        contacts = self._converted_contacts(sorted(set(converted.values())))
+        quarantined.update({i: f"Salesforce {CONVERTED_LEAD}: the converted Lead has no Contact"
+                            for i, lead in converted.items() if lead not in contacts})
+        self.counts.redirected_to_contact += sum(lead in contacts for lead in converted.values())
+        with self.conn.transaction():
+            store.record_converted_leads(self.conn, contacts)
+        return [i for i, lead in converted.items() if lead in contacts]
 
     # --- BCC channel --------------------------------------------------------------------------
 
