@@ -63,30 +63,14 @@ def normalize_extract(
     problems["Marketo id is missing or not a positive integer"] = ~valid_id
     typed["marketo_id"] = marketo_id.where(valid_id)
 
-    repaired: dict[tuple[str, str], np.ndarray] = {}  # (column, repair) -> the rows it was done to
-    for column in _TEXT_COLUMNS:
-        text = frame[column]
-        has_nul, has_undecodable = _rows_containing(text, ["\x00", _UNDECODABLE])
-        if has_nul.any():
-            # PostgreSQL text cannot hold NUL: the person syncs without it, and the repair is recorded.
-            text = text.str.replace("\x00", "", regex=False)
-            repaired[(column, NUL_REMOVED)] = has_nul
-        if has_undecodable.any():
-            repaired[(column, NOT_UTF8_REPLACED)] = has_undecodable
-        typed[column] = text.replace("", None)
+    repaired = _repair_text(frame, typed)
 
     updated_text = frame["marketo_updated_at"]
     updated_at = _parse_times(updated_text)
     problems["updatedAt is not a valid timestamp"] = _rows(updated_text.notna()) & ~_rows(updated_at.notna())
     typed["marketo_updated_at"] = updated_at
 
-    for column in _FLAG_COLUMNS:
-        text = frame[column].str.strip().str.lower()
-        is_true, is_false = _rows(text.isin(_TRUE)), _rows(text.isin(_FALSE))
-        flag = pd.Series(pd.NA, index=frame.index, dtype="boolean")
-        flag[is_true], flag[is_false] = True, False
-        problems[f"{column} is not a boolean"] = _rows(text != "") & ~is_true & ~is_false
-        typed[column] = flag
+    _read_flags(frame, typed, problems)
 
     reasons = list(problems)
     found = np.column_stack(list(problems.values()))
@@ -98,6 +82,33 @@ def normalize_extract(
     if repairs is not None and repaired:
         repairs.append(_repair_rows(typed["marketo_id"], repaired, ~rejected))
     return clean.reset_index(drop=True), quarantined
+
+
+def _repair_text(frame: pd.DataFrame, typed: dict[str, pd.Series]) -> dict[tuple[str, str], np.ndarray]:
+    """Put each text column into `typed`, repaired; returns (column, repair) -> the rows it was done to."""
+    repaired: dict[tuple[str, str], np.ndarray] = {}
+    for column in _TEXT_COLUMNS:
+        text = frame[column]
+        has_nul, has_undecodable = _rows_containing(text, ["\x00", _UNDECODABLE])
+        if has_nul.any():
+            # PostgreSQL text cannot hold NUL: the person syncs without it, and the repair is recorded.
+            text = text.str.replace("\x00", "", regex=False)
+            repaired[(column, NUL_REMOVED)] = has_nul
+        if has_undecodable.any():
+            repaired[(column, NOT_UTF8_REPLACED)] = has_undecodable
+        typed[column] = text.replace("", None)
+    return repaired
+
+
+def _read_flags(frame: pd.DataFrame, typed: dict[str, pd.Series], problems: dict[str, np.ndarray]) -> None:
+    """Put each flag column into `typed` as a nullable boolean; a value that is no boolean is a problem."""
+    for column in _FLAG_COLUMNS:
+        text = frame[column].str.strip().str.lower()
+        is_true, is_false = _rows(text.isin(_TRUE)), _rows(text.isin(_FALSE))
+        flag = pd.Series(pd.NA, index=frame.index, dtype="boolean")
+        flag[is_true], flag[is_false] = True, False
+        problems[f"{column} is not a boolean"] = _rows(text != "") & ~is_true & ~is_false
+        typed[column] = flag
 
 
 def _repair_rows(marketo_ids: pd.Series, repaired: dict[tuple[str, str], np.ndarray], synced: np.ndarray) -> pd.DataFrame:
