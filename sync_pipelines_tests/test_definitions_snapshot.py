@@ -13,11 +13,9 @@ from sync_pipelines.definitions import defs
 def _freshness(policy) -> dict | None:
     if policy is None:
         return None
-    return {
-        "kind": type(policy).__name__,
-        "fail_window": str(getattr(policy, "fail_window", None)),
-        "warn_window": str(getattr(policy, "warn_window", None)),
-    }
+    windows = {name: getattr(policy, name, None) for name in ("fail_window", "warn_window")}
+    return {"kind": type(policy).__name__,
+            **{name: str(window.to_timedelta()) if window else None for name, window in windows.items()}}
 
 
 def _retry(policy: dg.RetryPolicy | None) -> dict | None:

@@ -10,6 +10,7 @@ import pandas as pd
 from sync_pipelines import dry_run, pools
 from sync_pipelines.conventions import OWNERS
 from sync_pipelines.mass_change import MassRemovalConfig, Removal, guard_removal
+from sync_pipelines.people.freshness import ACTIONS_PEOPLE_FRESHNESS
 from sync_pipelines.people.full_extract import FIELDS, FullExtract, clean_chunks, repairs_frame, run_full_extract
 from sync_pipelines.pinning import pin_marketo
 from sync_pipelines.quota import stops_cleanly_on_quota
@@ -194,6 +195,7 @@ def sales_owned_people(actions_db: ActionsDatabase) -> dg.MaterializeResult:
     owners=OWNERS,
     deps=[sales_owned_people],
     metadata=table_spec_metadata("actions_person"),
+    freshness_policy=ACTIONS_PEOPLE_FRESHNESS,
     description=(
         "The Actions person table (actions_person): the 11 standard fields plus sync metadata, keyed by "
         "Marketo id. Only this sync writes it; people who lose their owner or leave Marketo are removed."

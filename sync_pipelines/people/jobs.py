@@ -11,6 +11,12 @@ person_sync_job = dg.define_asset_job(
     ),
 )
 
+# A run of a job that may still change something: requested, queued or running.
+RUNS_IN_PROGRESS = [
+    dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
 
 def incremental_run_config(marketo_ids: list[int]) -> dict:
     """Run config of person_sync_job that syncs just these people (extract and Actions steps alike)."""

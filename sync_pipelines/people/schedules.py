@@ -11,7 +11,7 @@ import os
 import dagster as dg
 
 from sync_pipelines.environment import positive_int_setting
-from sync_pipelines.people.jobs import person_sync_job
+from sync_pipelines.people.jobs import RUNS_IN_PROGRESS, person_sync_job
 from sync_pipelines.resources import ActionsDatabase
 from sync_pipelines.store.extract_runs import last_full_extract_finished
 from sync_pipelines.store.people import person_backlog
@@ -23,15 +23,11 @@ from sync_pipelines.store.sync_control import NOT_STARTED, sync_started_at
 PERSON_BATCH_SIZE = positive_int_setting("PERSON_BATCH_SIZE", 1000)
 PERSON_BATCH_CRON = os.environ.get("PERSON_BATCH_CRON", "*/2 * * * *")
 BATCH_TAG = {"sync_pipelines/trigger": "person_batch"}
-_IN_PROGRESS = [
-    dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-]
 
 
 def _batch_in_progress(context: dg.ScheduleEvaluationContext) -> bool:
     """A batch run still queued or running: a long first extract must not be requested again each tick."""
-    runs = context.instance.get_runs(filters=dg.RunsFilter(tags=BATCH_TAG, statuses=_IN_PROGRESS), limit=1)
+    runs = context.instance.get_runs(filters=dg.RunsFilter(tags=BATCH_TAG, statuses=RUNS_IN_PROGRESS), limit=1)
     return bool(runs)
 
 

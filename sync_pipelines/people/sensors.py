@@ -6,6 +6,7 @@ run request that covers its changes. A failed step is retried inside its run (qu
 failures only, never a quota stop); a run that still fails stays failed in the UI and is not requested
 again here, so a batch that keeps failing surfaces instead of looping. The nightly
 person_reconciliation_schedule repairs the people of such a batch, or launch person_sync_job for them.
+A tick that reads no change may confirm actions_people current (people/freshness.py).
 """
 
 import hashlib
@@ -17,6 +18,7 @@ import dagster as dg
 
 from sync_pipelines.people.changes import MERGE_LEADS, ids_from_deleted_leads, ids_from_lead_changes, ids_from_merges
 from sync_pipelines.people.fields import WATCHED_FIELDS
+from sync_pipelines.people.freshness import CHANGE_SENSOR_INTERVAL, confirm_current
 from sync_pipelines.people.jobs import incremental_run_config, person_sync_job
 from sync_pipelines.resources import ActionsDatabase, MarketoResource
 from sync_pipelines.store.sync_control import NOT_STARTED, sync_started_at
@@ -68,12 +70,13 @@ def _run_request(marketo_ids: list[int], run_key: str) -> dg.RunRequest:
 
 @dg.sensor(
     job=person_sync_job,
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=int(CHANGE_SENSOR_INTERVAL.total_seconds()),
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
         "Reads Marketo lead changes (synced fields and owner), new, deleted and merged leads from paging "
         "tokens kept in the cursor, and requests person_sync_job for just the people they touch. A change "
-        "to a field the sync does not read requests nothing. A failed run is not requested again (its steps "
+        "to a field the sync does not read requests nothing; a tick that reads no change confirms actions_people "
+        "current (its freshness) while no person sync is pending or failed. A failed run is not requested again (its steps "
         "retry transient failures themselves); the nightly reconciliation repairs what it missed. Skips until "
         "the sync is started (make start-sync)."
     ),
@@ -103,4 +106,5 @@ def marketo_person_change_sensor(
         span = json.dumps([cursor.tokens(), new_cursor.tokens()])
         run_key = f"people-changes-{hashlib.sha256(span.encode()).hexdigest()[:20]}"
         return dg.SensorResult(run_requests=[_run_request(marketo_ids, run_key)], cursor=new_cursor.dump())
-    return dg.SensorResult(cursor=new_cursor.dump(), skip_reason="No changes to synced fields in Marketo")
+    return dg.SensorResult(cursor=new_cursor.dump(), skip_reason="No changes to synced fields in Marketo",
+                           asset_events=confirm_current(context.instance, actions_db))

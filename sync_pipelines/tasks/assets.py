@@ -39,6 +39,7 @@ from sync_pipelines.tasks.changes import (
     recently_deleted,
     tasks_changed_since,
 )
+from sync_pipelines.tasks.freshness import ACTIONS_TASKS_FRESHNESS
 from sync_pipelines.tasks.push import push_actions_changes
 from sync_pipelines.tasks.transforms import normalize_salesforce_tasks, plan_pull
 
@@ -178,6 +179,7 @@ def _deletions(pairs: list[tuple[str, datetime]]) -> pd.DataFrame:
     owners=OWNERS,
     deps=[salesforce_tasks, dg.AssetKey("actions_people")],  # tasks are linked to Actions people
     metadata=table_spec_metadata("actions_task"),
+    freshness_policy=ACTIONS_TASKS_FRESHNESS,
     description=(
         "The Actions task table after two-way reconciliation: staged Salesforce changes are applied (the "
         "cursor moves in the same transaction), then Actions creates, edits, completions and deletions are "

@@ -1,15 +1,12 @@
 """The task sync's schedule: a steady pass that also carries Actions-side changes to Salesforce."""
 
-import os
-
 import dagster as dg
 
 from sync_pipelines.resources import ActionsDatabase
 from sync_pipelines.store.sync_control import NOT_STARTED, sync_started_at
 from sync_pipelines.store.tasks import read_setting
+from sync_pipelines.tasks.freshness import TASK_SYNC_CRON
 from sync_pipelines.tasks.jobs import task_sync_job
-
-TASK_SYNC_CRON = os.environ.get("TASK_SYNC_CRON", "*/10 * * * *")
 
 
 @dg.schedule(

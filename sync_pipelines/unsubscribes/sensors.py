@@ -3,8 +3,9 @@
 A Dagster asset sensor on `actions_people`: a person sync materializes it only when that step succeeds,
 and Dagster keeps the cursor (the storage id of the newest materialization answered). Several new ones
 since the last tick are answered by one run, keyed by the newest, so a replayed tick asks for the same run
-and Dagster starts it once. A dry run's materialization (metadata `dry_run: true`) changed nothing, so it
-asks for nothing; a real one among the new ones still does.
+and Dagster starts it once. A dry run's materialization (metadata `dry_run: true`) and the change sensor's
+confirmation that nothing changed (`confirmed_unchanged`) ask for nothing; a real one among the new ones
+still does.
 
 It does not look at the start switch (`make start-sync`): a person sync that ran, scheduled or launched
 by hand, is followed; before the sync is started only a hand-launched one can have run.
@@ -12,6 +13,7 @@ by hand, is followed; before the sync is started only a hand-launched one can ha
 
 import dagster as dg
 
+from sync_pipelines.conventions import CONFIRMED_UNCHANGED
 from sync_pipelines.unsubscribes.jobs import unsubscribe_sync_job
 
 ACTIONS_PEOPLE = dg.AssetKey("actions_people")
@@ -19,10 +21,9 @@ CHECK_INTERVAL_SECONDS = 30
 
 
 def _changed_actions(record: dg.EventLogRecord) -> bool:
-    """A materialization that may have changed Actions: any but a dry run's."""
-    materialization = record.asset_materialization
-    dry_run = materialization.metadata.get("dry_run") if materialization else None
-    return not (dry_run is not None and dry_run.value is True)
+    """A materialization that may have changed Actions: any but a dry run's or a confirmation."""
+    metadata = record.asset_materialization.metadata if record.asset_materialization else {}
+    return not any(key in metadata and metadata[key].value is True for key in ("dry_run", CONFIRMED_UNCHANGED))
 
 
 @dg.asset_sensor(
@@ -46,7 +47,7 @@ def unsubscribe_after_person_sync_sensor(context: dg.SensorEvaluationContext, ne
     since = [record for record in records if record.timestamp <= newest.timestamp]
     real = [record for record in since if _changed_actions(record)]
     if not real:
-        return dg.SkipReason("Only dry runs of actions_people since the last unsubscribe sync request")
+        return dg.SkipReason("No person sync changed Actions since the last unsubscribe sync request")
     return dg.RunRequest(
         run_key=f"unsubscribes-after-actions-people-{since[0].storage_id}",
         tags={"sync_pipelines/trigger": "person_sync", "sync_pipelines/after_run": newest.run_id},

@@ -30,8 +30,9 @@ def _tick(instance: dg.DagsterInstance, cursor: str | None = None):
     return unsubscribe_after_person_sync_sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor))
 
 
-def _person_sync(instance: dg.DagsterInstance, *, dry_run: bool = False) -> int:
-    instance.report_runless_asset_event(dg.AssetMaterialization("actions_people", metadata={"dry_run": dry_run}))
+def _person_sync(instance: dg.DagsterInstance, *, dry_run: bool = False, confirmation: bool = False) -> int:
+    metadata = {"confirmed_unchanged": True} if confirmation else {"dry_run": dry_run}
+    instance.report_runless_asset_event(dg.AssetMaterialization("actions_people", metadata=metadata))
     return instance.fetch_materializations(dg.AssetKey("actions_people"), limit=1).records[0].storage_id
 
 
@@ -61,13 +62,14 @@ def test_the_sensor_requests_one_run_per_new_person_sync_and_moves_its_cursor():
         assert later.cursor == str(newer)
 
 
-def test_a_dry_run_requests_nothing_but_does_not_hide_a_real_sync_before_it():
+def test_a_dry_run_or_a_confirmation_requests_nothing_but_does_not_hide_a_real_sync_before_it():
     with dg.DagsterInstance.ephemeral() as instance:
         _person_sync(instance)
         cursor = _tick(instance).cursor
-        dry = _person_sync(instance, dry_run=True)
+        _person_sync(instance, dry_run=True)
+        confirmation = _person_sync(instance, confirmation=True)  # the change sensor: nothing changed
         skipped = _tick(instance, cursor)
-        assert not skipped.run_requests and skipped.cursor == str(dry)
+        assert not skipped.run_requests and skipped.cursor == str(confirmation)
 
         # A real sync and then a dry run between two ticks: Dagster hands over only the dry one.
         real = _person_sync(instance)
