@@ -8,13 +8,12 @@ import dagster as dg
 import psycopg
 import pytest
 
-from sync_pipelines import people, store
+from sync_pipelines import people
 from sync_pipelines.definitions import defs
 from sync_pipelines.people import freshness
 from sync_pipelines.people.jobs import person_sync_job
 from sync_pipelines.people.sensors import marketo_person_change_sensor
 from sync_pipelines.resources import ActionsDatabase
-from sync_pipelines.store.sync_control import start_sync
 from sync_pipelines.tasks.freshness import RUN_MARGIN as TASK_RUN_MARGIN, TASK_SYNC_CRON, longest_gap
 from sync_pipelines_tests.fixtures.marketo import marketo_resource
 
@@ -36,19 +35,6 @@ def test_the_windows_follow_the_sensor_interval_and_the_task_cron():
     assert longest_gap("0 9 * * 1-5") == timedelta(days=3)  # Friday to Monday
 
 
-@pytest.fixture
-def instance():
-    with dg.DagsterInstance.ephemeral() as ephemeral:
-        yield ephemeral
-
-
-@pytest.fixture(autouse=True)
-def started_database(database_url, monkeypatch):
-    with store.connect(database_url) as conn:
-        start_sync(conn)
-    monkeypatch.setenv("SYNC_DATABASE_URL", database_url)
-
-
 def _person_sync(server, instance, database_url: str) -> dg.ExecuteInProcessResult:
     location = dg.Definitions(assets=people.ASSETS, jobs=[person_sync_job], resources={
         "marketo": marketo_resource(server), "actions_db": ActionsDatabase(url=database_url)})
@@ -67,6 +53,7 @@ def _later(monkeypatch, instance, seconds: float) -> None:
     monkeypatch.setattr(freshness, "time", types.SimpleNamespace(time=lambda: newest + seconds))
 
 
+@pytest.mark.usefixtures("started_database")
 def test_a_quiet_tick_confirms_actions_people_only_when_due_and_after_a_successful_sync(
         marketo_sandbox, instance, database_url, monkeypatch):
     assert _person_sync(marketo_sandbox, instance, database_url).success

@@ -14,20 +14,8 @@ from sync_pipelines_tests.fixtures.marketo import marketo_resource
 PERSON_ASSETS = people.ASSETS
 
 
-@pytest.fixture
-def instance():
-    with dg.DagsterInstance.ephemeral() as ephemeral:
-        yield ephemeral
-
-
-@pytest.fixture(autouse=True)
-def started_database(database_url, monkeypatch):
-    """The Actions database of the environment, where the admin has started the sync (the sensor reads
-    the switch before anything else)."""
-    with store.connect(database_url) as conn:
-        start_sync(conn)
-    monkeypatch.setenv("SYNC_DATABASE_URL", database_url)
-    return database_url
+# The sensor reads the admin's start switch before anything else (fixtures in conftest.py).
+pytestmark = pytest.mark.usefixtures("started_database")
 
 
 def tick(server, instance, cursor):
