@@ -7,6 +7,7 @@ os.environ["SYNC_ENV"] = "sandbox"
 
 pytest_plugins = [
     "sync_pipelines_tests.fixtures.database",
+    "sync_pipelines_tests.fixtures.dagster_storage",
     "sync_pipelines_tests.fixtures.marketo",
     "sync_pipelines_tests.fixtures.salesforce",
 ]

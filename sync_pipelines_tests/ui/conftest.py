@@ -8,16 +8,14 @@ the Actions data and Dagster's storage each in a fresh PostgreSQL database.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from sync_pipelines.sandbox.launcher import ensure_sandbox, stop_sandbox
 from sync_pipelines_tests.ui.browser import CHROMIUM_ARGS, ensure_chromium
-from sync_pipelines_tests.ui.webserver import DagsterWebserver, sqlalchemy_postgres_url
+from sync_pipelines_tests.ui.webserver import DagsterWebserver
 
 # Variables that would point the sync at real services or other storage; the test sets its own.
 _SERVICE_VARIABLES = ("MARKETO_", "SALESFORCE_", "SYNC_DATABASE_URL", "DAGSTER_POSTGRES_URL", "DAGSTER_HOME",
@@ -44,17 +42,6 @@ def browser(chromium_path: Path):
         launched = playwright.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_ARGS)
         yield launched
         launched.close()
-
-
-@pytest.fixture
-def dagster_storage_url(postgres_admin_url: str) -> Iterator[str]:
-    """A fresh database for Dagster's runs, events and schedules, as a dagster-postgres URL."""
-    name = f"sync_ui_dagster_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield sqlalchemy_postgres_url(psycopg.conninfo.make_conninfo(postgres_admin_url, dbname=name))
-    with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
