@@ -20,7 +20,7 @@ from pathlib import Path
 import psycopg
 
 from bench.common import LOCAL_SERVER, fresh_database, report
-from sync_pipelines.activities.sandbox_activity import seed_activity_log
+from sync_pipelines.sandbox.activity_log import seed_activity_log
 from sync_pipelines_tests.distributed.harness import Deployment, broker_problem, served_emulators
 from sync_pipelines_tests.ui.webserver import sqlalchemy_postgres_url
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from sync_pipelines.activities.sandbox_activity import seed_activity_log
+from sync_pipelines.sandbox.activity_log import seed_activity_log
 from sync_pipelines.dry_run import DRY_RUN_TAG
 from sync_pipelines.store.migrate import migrate_url
 from sync_pipelines_tests.distributed.harness import Deployment, actions_end_state, broker_problem, served_emulators
