@@ -112,6 +112,40 @@ def enqueue_marketo(conn: psycopg.Connection) -> int:
     return cursor.rowcount
 
 
+# New activities get a Salesforce delivery row: pending (with its channel) or skipped with the reason.
+_ENQUEUE_SALESFORCE_SQL = """
+    WITH new AS (
+        SELECT a.activity_id, a.activity_type,
+               coalesce(p.salesforce_contact_id, p.salesforce_lead_id) AS who_id,
+               p.marketo_id IS NOT NULL AS in_actions,
+               {log_emails} = 'true' AS log_emails, {log_calls} = 'true' AS log_calls,
+               {email_mode} AS email_mode
+        FROM actions_sales_activity a
+        LEFT JOIN actions_person p ON p.marketo_id = a.marketo_id
+        WHERE NOT EXISTS (SELECT 1 FROM activity_delivery d
+                          WHERE d.destination = 'salesforce' AND d.activity_id = a.activity_id)
+    ), decided AS (
+        SELECT activity_id,
+               CASE
+                 WHEN activity_type NOT IN (%(email)s, %(call)s) THEN 'not an email or call'
+                 WHEN activity_type = %(email)s AND NOT log_emails THEN 'email logging is off'
+                 WHEN activity_type = %(call)s AND NOT log_calls THEN 'call logging is off'
+                 WHEN NOT in_actions THEN 'person not in Actions'
+                 WHEN who_id IS NULL THEN 'no Salesforce lead or contact id'
+               END AS skip_reason,
+               CASE WHEN activity_type = %(email)s THEN email_mode ELSE 'api' END AS channel
+        FROM new
+    )
+    INSERT INTO activity_delivery (activity_id, destination, state, channel, reason)
+    SELECT activity_id, 'salesforce',
+           CASE WHEN skip_reason IS NULL THEN 'pending' ELSE 'skipped' END,
+           CASE WHEN skip_reason IS NULL THEN channel END, skip_reason
+    FROM decided
+    ON CONFLICT DO NOTHING
+    RETURNING state, reason, channel
+    """
+
+
 def enqueue_salesforce(conn: psycopg.Connection, org_defaults: Mapping[str, str]) -> dict[str, int]:
     """Give every new activity a Salesforce delivery row: pending (with its channel) or skipped.
 
@@ -124,55 +158,28 @@ def enqueue_salesforce(conn: psycopg.Connection, org_defaults: Mapping[str, str]
     def setting(name: str) -> sql.Composable:
         return setting_sql(name, "a.seller_id", "a.logged_at", environ=org_defaults)
 
-    query = sql.SQL(
-        """
-        WITH new AS (
-            SELECT a.activity_id, a.activity_type,
-                   coalesce(p.salesforce_contact_id, p.salesforce_lead_id) AS who_id,
-                   p.marketo_id IS NOT NULL AS in_actions,
-                   {log_emails} = 'true' AS log_emails, {log_calls} = 'true' AS log_calls,
-                   {email_mode} AS email_mode
-            FROM actions_sales_activity a
-            LEFT JOIN actions_person p ON p.marketo_id = a.marketo_id
-            WHERE NOT EXISTS (SELECT 1 FROM activity_delivery d
-                              WHERE d.destination = 'salesforce' AND d.activity_id = a.activity_id)
-        ), decided AS (
-            SELECT activity_id,
-                   CASE
-                     WHEN activity_type NOT IN (%(email)s, %(call)s) THEN 'not an email or call'
-                     WHEN activity_type = %(email)s AND NOT log_emails THEN 'email logging is off'
-                     WHEN activity_type = %(call)s AND NOT log_calls THEN 'call logging is off'
-                     WHEN NOT in_actions THEN 'person not in Actions'
-                     WHEN who_id IS NULL THEN 'no Salesforce lead or contact id'
-                   END AS skip_reason,
-                   CASE WHEN activity_type = %(email)s THEN email_mode ELSE 'api' END AS channel
-            FROM new
-        )
-        INSERT INTO activity_delivery (activity_id, destination, state, channel, reason)
-        SELECT activity_id, 'salesforce',
-               CASE WHEN skip_reason IS NULL THEN 'pending' ELSE 'skipped' END,
-               CASE WHEN skip_reason IS NULL THEN channel END, skip_reason
-        FROM decided
-        ON CONFLICT DO NOTHING
-        RETURNING state, reason, channel
-        """
-    ).format(log_emails=setting("log_emails"), log_calls=setting("log_calls"),
-             email_mode=setting("email_logging_mode"))
+    query = sql.SQL(_ENQUEUE_SALESFORCE_SQL).format(
+        log_emails=setting("log_emails"), log_calls=setting("log_calls"), email_mode=setting("email_logging_mode"))
     rows = conn.execute(query, {"email": EMAIL_TASK_TYPE, "call": CALL_TASK_TYPE}).fetchall()
-    counts: dict[str, int] = {"pending": 0, "pending_api": 0, "pending_bcc": 0, "skipped_no_salesforce_id": 0, "skipped_by_settings": 0,
-                              "skipped_not_email_or_call": 0, "skipped_person_not_in_actions": 0}
+    return _enqueue_counts(rows)
+
+
+_SKIP_COUNTS = {"no Salesforce lead or contact id": "skipped_no_salesforce_id",
+                "not an email or call": "skipped_not_email_or_call",
+                "person not in Actions": "skipped_person_not_in_actions"}
+
+
+def _enqueue_counts(rows: list[tuple]) -> dict[str, int]:
+    """Counts of the new delivery rows (state, reason, channel) by outcome; any other skip is by settings."""
+    counts: dict[str, int] = {"pending": 0, "pending_api": 0, "pending_bcc": 0, "skipped_no_salesforce_id": 0,
+                              "skipped_by_settings": 0, "skipped_not_email_or_call": 0,
+                              "skipped_person_not_in_actions": 0}
     for state, reason, channel in rows:
         if state == "pending":
             counts["pending"] += 1
             counts[f"pending_{channel}"] += 1
-        elif reason == "no Salesforce lead or contact id":
-            counts["skipped_no_salesforce_id"] += 1
-        elif reason == "not an email or call":
-            counts["skipped_not_email_or_call"] += 1
-        elif reason == "person not in Actions":
-            counts["skipped_person_not_in_actions"] += 1
         else:
-            counts["skipped_by_settings"] += 1
+            counts[_SKIP_COUNTS.get(reason, "skipped_by_settings")] += 1
     return counts
 
 
