@@ -142,27 +142,29 @@ class ExtractLoad:
             WHERE NOT EXISTS (SELECT 1 FROM marketo_person_extract e WHERE e.marketo_id = s.marketo_id)
             """
         ).rowcount
-        absent = f"NOT EXISTS (SELECT 1 FROM {_STAGING} s WHERE s.marketo_id = e.marketo_id)"
-        if scope_ids is None:
-            (stored,) = self._conn.execute("SELECT count(*) FROM marketo_person_extract").fetchone()
-            # Every staged person is stored by now: the same count means nobody else is left to remove.
-            removed = 0
-            if stored != unique_ids:
-                removed = self._conn.execute(
-                    f"DELETE FROM marketo_person_extract e WHERE {absent} "
-                    "AND (%(started_at)s::timestamptz IS NULL OR e.changed_at < %(started_at)s)",
-                    {"started_at": started_at},
-                ).rowcount
-        else:
-            removed = self._conn.execute(
-                f"DELETE FROM marketo_person_extract e WHERE e.marketo_id = ANY(%s::bigint[]) AND {absent}",
-                (scope_ids,),
-            ).rowcount
+        removed = self._remove_absent(scope_ids, started_at, unique_ids)
         # People that loaded cleanly leave the quarantine.
         self._conn.execute(
             f"DELETE FROM person_quarantine q USING {_STAGING} s WHERE q.marketo_id = s.marketo_id"
         )
         return WriteCounts(inserted=inserted, updated=updated, removed=removed)
+
+    def _remove_absent(self, scope_ids: list[int] | None, started_at: datetime | None, unique_ids: int) -> int:
+        """Remove the people of the extract's scope that were not loaded (they left Marketo); returns how many."""
+        absent = f"NOT EXISTS (SELECT 1 FROM {_STAGING} s WHERE s.marketo_id = e.marketo_id)"
+        if scope_ids is not None:
+            return self._conn.execute(
+                f"DELETE FROM marketo_person_extract e WHERE e.marketo_id = ANY(%s::bigint[]) AND {absent}",
+                (scope_ids,),
+            ).rowcount
+        (stored,) = self._conn.execute("SELECT count(*) FROM marketo_person_extract").fetchone()
+        if stored == unique_ids:  # every staged person is stored by now: nobody else is left to remove
+            return 0
+        return self._conn.execute(
+            f"DELETE FROM marketo_person_extract e WHERE {absent} "
+            "AND (%(started_at)s::timestamptz IS NULL OR e.changed_at < %(started_at)s)",
+            {"started_at": started_at},
+        ).rowcount
 
     def _merge_repeats(self) -> None:
         """After a load into an empty table: a staged later version of a person replaces the copied one if newer."""
