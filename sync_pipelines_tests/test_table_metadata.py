@@ -13,6 +13,7 @@ from sync_pipelines.definitions import defs
 from sync_pipelines.resources import ActionsDatabase, SalesforceResource
 from sync_pipelines.store.tables import table_columns
 from sync_pipelines.tasks.jobs import task_sync_run_config
+from sync_pipelines_tests.fixtures.sellers import task_seller
 from sync_pipelines_tests.fixtures.marketo import marketo_resource
 
 # Assets kept in PostgreSQL that are not a table of their own: deliveries (their rows are Marketo activities
@@ -47,9 +48,10 @@ def test_each_table_asset_materialization_carries_its_row_count_and_columns(
                                     client_secret=salesforce_sandbox.client_secret, ca_bundle=salesforce_sandbox.ca_path)
     now = salesforce_clock.current.isoformat()
     salesforce_sandbox.sandbox.create("Task", Subject="Call back", ActivityDate=salesforce_clock.current.date())
+    task_seller(database_url, salesforce_sandbox.sandbox.integration_user_id, salesforce_clock.current)  # owns it
     with dg.DagsterInstance.ephemeral() as instance:
         result = dg.materialize(
-            ASSETS, instance=instance, run_config=task_sync_run_config(now, enable_sync=True),
+            ASSETS, instance=instance, run_config=task_sync_run_config(now),
             resources={"marketo": marketo_resource(marketo_sandbox), "salesforce": salesforce,
                        "actions_db": ActionsDatabase(url=database_url)},
         )

@@ -1,7 +1,8 @@
 """The tasks domain: tasks and reminders reconciled between Actions and Salesforce, both ways.
 
-Turn the sync on with `enable_task_sync(conn, now)` (sync_pipelines.store.tasks) or with
-`enable_sync: true` in the config of salesforce_tasks; off by default.
+Whose tasks sync is each seller's `task_sync` setting (the org default an admin chooses, or the seller's own
+under "My Account"; "don't sync" by default), recorded by the Actions app with
+`sync_pipelines.store.settings.record_setting_change` and applied by each run (store/task_sellers.py).
 
 Owns: its assets, checks, jobs, sensors and schedules, and the pure pandas transforms between them.
 May import: the clients (`marketo`, `salesforce`), `store` (all its SQL lives there), `resources`, `quota`,

@@ -1,11 +1,12 @@
 """Tasks: Salesforce task changes -> the Actions task table (both ways) -> the Command Center.
 
-The sync is off until enabled (`enable_task_sync`, or `enable_sync: true` in the config of
-salesforce_tasks). While off, every asset reports `sync_enabled: false` and touches nothing.
+Per seller: the `task_sync` setting (org default, or the seller's own under "My Account";
+store/settings.py) decides whose tasks sync; "don't sync" is the default. While no seller's tasks sync,
+every asset reports `sync_enabled: false` and touches nothing.
 """
 
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Optional
 
 import dagster as dg
@@ -19,14 +20,13 @@ from sync_pipelines.pinning import pin_salesforce
 from sync_pipelines.quota import stops_cleanly_on_quota
 from sync_pipelines.resources import ActionsDatabase, SalesforceResource
 from sync_pipelines.table_metadata import table_metadata, table_spec_metadata
+from sync_pipelines.store.task_sellers import SettingsApplied, apply_task_sync_settings, read_task_sellers
 from sync_pipelines.store.tasks import (
     CHANGE_COLUMNS,
     apply_pull,
     count_unpushed_preexisting,
-    enable_task_sync,
     linked_salesforce_ids,
     quarantine_tasks,
-    read_setting,
     read_staged_changes,
     read_state,
     stage_salesforce_changes,
@@ -34,17 +34,18 @@ from sync_pipelines.store.tasks import (
 )
 from sync_pipelines.tasks.changes import (
     DELETED_REACH,
-    all_tasks,
     live_task_ids,
     recently_deleted,
     tasks_changed_since,
+    tasks_touched_since,
 )
 from sync_pipelines.tasks.freshness import ACTIONS_TASKS_FRESHNESS
 from sync_pipelines.tasks.push import push_actions_changes
 from sync_pipelines.tasks.transforms import normalize_salesforce_tasks, plan_pull
 
-# The cursor after an import that found no task at all: any later task is newer.
-EMPTY_ORG_CURSOR = datetime(1970, 1, 1, tzinfo=timezone.utc)
+# Where the Salesforce cursor starts when nobody pulled before: a little before the run's clock, in case
+# Salesforce's clock lags ours (versions read twice are recognised by their SystemModstamp).
+CLOCK_MARGIN = timedelta(minutes=5)
 
 
 class TaskClockConfig(dg.Config):
@@ -60,16 +61,11 @@ class TaskClockConfig(dg.Config):
 
 
 class SalesforceTasksConfig(TaskClockConfig, MassRemovalConfig):
-    """enable_sync: turn the task sync on before reading (the first time, this is the first enable).
-
-    allow_mass_removal / max_removed_percent / max_removed_rows: the mass-change guard of a full compare.
-    """
-
-    enable_sync: bool = Field(default=False, description="Turn the task sync on (records the first-enable moment)")
+    """allow_mass_removal / max_removed_percent / max_removed_rows: the mass-change guard of a full compare."""
 
 
-def _disabled(conn, table: str, dry: bool) -> dg.MaterializeResult:
-    return dry_run.result({"sync_enabled": False, **table_metadata(conn, table)}, dry_run=dry)
+def _disabled(conn, table: str, dry: bool, **metadata) -> dg.MaterializeResult:
+    return dry_run.result({"sync_enabled": False, **metadata, **table_metadata(conn, table)}, dry_run=dry)
 
 
 @dg.asset(
@@ -79,10 +75,12 @@ def _disabled(conn, table: str, dry: bool) -> dg.MaterializeResult:
     owners=OWNERS,
     metadata=table_spec_metadata("salesforce_task_change"),
     description=(
-        "Salesforce tasks changed or deleted since the last applied cursor, staged in salesforce_task_change. "
-        "The first run after the first enable imports every to-do task; after a re-enable it also sweeps the "
-        "deletions of the past 15 days (getDeleted) and, beyond that reach, compares ids in full. The cursor "
-        "itself moves only when actions_tasks has applied the changes."
+        "Salesforce tasks of the syncing sellers changed or deleted since the last applied cursor, staged in "
+        "salesforce_task_change. First applies each seller's task_sync setting (org default or the seller's "
+        "own); a seller who starts pulling has their tasks created or updated in the 24 hours before the "
+        "enable imported (after a pause: those changed since). A re-enable also sweeps the deletions of the "
+        "past 15 days (getDeleted) and, beyond that reach, compares ids in full. The cursor itself moves only "
+        "when actions_tasks has applied the changes."
     ),
 )
 @stops_cleanly_on_quota
@@ -95,55 +93,47 @@ def salesforce_tasks(
     dry = actions_db.dry_run
     now, clock = config.clock(), time.monotonic()
     with actions_db.connection() as conn:
-        if config.enable_sync and enable_task_sync(conn, now):
-            context.log.info("Task sync enabled")
-        setting, state = read_setting(conn), read_state(conn)
-        if not setting.enabled:
-            return _disabled(conn, "salesforce_task_change", dry)
-        initial = state.salesforce_cursor is None
+        applied = apply_task_sync_settings(conn, now)
+        sellers, state = read_task_sellers(conn), read_state(conn)
+        settings = _settings_metadata(applied, sellers)
+        if not any(seller.pushes for seller in sellers):
+            return _disabled(conn, "salesforce_task_change", dry, **settings)
+        steady = [s.owner_id for s in sellers if s.pulls and not s.import_due]
+        imports = [s for s in sellers if s.import_due]
         overdue = state.last_pulled_at is not None and state.last_pulled_at < now - DELETED_REACH
-        sweep = not initial and (state.deletion_sweep_due or overdue)
+        sweep = state.salesforce_cursor is not None and (state.deletion_sweep_due or overdue)
+        since = state.salesforce_cursor or now - CLOCK_MARGIN
         with salesforce.client() as client:
             pin_salesforce(conn, client)
-            records = all_tasks(client) if initial else tasks_changed_since(client, state.salesforce_cursor)
-            changes, bad = normalize_salesforce_tasks(records)
-            swept = full_compare = 0
-            guard: dict = {}
-            if sweep:
-                deleted, earliest = recently_deleted(client, now)
-                swept = len(deleted)
-                gone = _deletions([(r["id"], r["deletedDate"]) for r in deleted])
-                # Deletions older than getDeleted reaches (15 days, less if the recycle bin was emptied) are
-                # invisible to it: when the sync last pulled before that, compare every linked id instead.
-                # A linked task Salesforce no longer has was deleted there, and leaves Actions too.
-                if state.last_pulled_at is None or earliest > state.last_pulled_at:
-                    linked = linked_salesforce_ids(conn)
-                    missing = sorted(set(linked) - live_task_ids(client, linked))
-                    full_compare = len(missing)
-                    # The mass-change guard, before anything is staged: a wrong or fake org has none of them.
-                    guard = guard_removal(context, config, Removal("linked Actions tasks", len(linked), full_compare),
-                                          dry_run=dry)
-                    gone = pd.concat([gone, _deletions([(i, now) for i in missing])], ignore_index=True)
-                changes = pd.concat([changes, gone], ignore_index=True) if not gone.empty else changes
+            # Changes first, then the imports: a change an import misses is newer than the cursor kept.
+            records = tasks_changed_since(client, since, steady) if steady else []
+            imported = [r for s in imports for r in tasks_touched_since(client, s.owner_id, s.import_since)]
+            changes, bad = normalize_salesforce_tasks(records + imported)
+            gone, sweep_metadata = (_deletion_sweep(context, config, conn, client, state, now, dry) if sweep
+                                    else (pd.DataFrame(columns=CHANGE_COLUMNS), {}))
             api_calls = client.api_calls
+        changes = pd.concat([changes, gone], ignore_index=True) if not gone.empty else changes
         # The cursor to commit once applied: the newest version read (a quarantined one included: it is
-        # retried when it changes again, with a newer SystemModstamp).
-        high_water = _latest_modstamp(records) or state.salesforce_cursor or EMPTY_ORG_CURSOR
+        # retried when it changes again, with a newer SystemModstamp). With nobody pulling steadily there is
+        # nothing to catch up on: the cursor starts a little before now (Salesforce's clock may lag ours).
+        high_water = (_latest_modstamp(records) or since) if steady else now - CLOCK_MARGIN
         quarantined = quarantine_tasks(conn, bad, "to_actions", now)
-        staged = stage_salesforce_changes(conn, changes, mode="initial" if initial else "incremental",
-                                          high_water=high_water, sweep=sweep)
+        mode = "initial" if imports else "incremental"
+        staged = stage_salesforce_changes(conn, changes, mode=mode, high_water=high_water, sweep=sweep,
+                                          imported_sellers=[s.seller_id for s in imports])
         table = table_metadata(conn, "salesforce_task_change")
     return dry_run.result(
         {
-            "sync_enabled": True,
-            "mode": "initial" if initial else "incremental",
-            "tasks_read": len(records),
+            "sync_enabled": True, "mode": mode, **settings,
+            "sellers_imported": len(imports),
+            "tasks_read": len(records) + len(imported),
+            "tasks_imported": len(imported),
             "changes_staged": staged,
             "deleted_in_salesforce": int(changes["is_deleted"].sum()),
             "deletion_sweep": sweep,
-            "deletions_from_get_deleted": swept,
-            "deletions_from_full_compare": full_compare,
-            **guard,
+            "deletions_from_get_deleted": sweep_metadata.pop("swept", 0),
+            "deletions_from_full_compare": sweep_metadata.pop("full_compare", 0),
+            **sweep_metadata,
             "quarantined": quarantined,
             "salesforce_api_calls": api_calls,
             "duration_seconds": round(time.monotonic() - clock, 3),
@@ -151,6 +141,37 @@ def salesforce_tasks(
         },
         dry_run=dry,
     )
+
+
+def _settings_metadata(applied: SettingsApplied, sellers: list) -> dict:
+    """What this run applied of the task_sync setting (seller ids are Actions ids, not personal data)."""
+    return {
+        "sellers_pushing": sum(s.pushes for s in sellers),
+        "sellers_pulling": sum(s.pulls for s in sellers),
+        "sellers_enabled_now": dg.MetadataValue.json(applied.enabled),
+        "sellers_disabled_now": dg.MetadataValue.json(applied.disabled),
+    }
+
+
+def _deletion_sweep(context, config: SalesforceTasksConfig, conn, client, state, now: datetime,
+                    dry: bool) -> tuple[pd.DataFrame, dict]:
+    """Salesforce deletions the cursor cannot see (after a re-enable, or a long pause): getDeleted's 15 days,
+    and beyond them a full compare of the linked ids."""
+    deleted, earliest = recently_deleted(client, now)
+    gone = _deletions([(r["id"], r["deletedDate"]) for r in deleted])
+    metadata: dict = {"swept": len(deleted)}
+    # Deletions older than getDeleted reaches (15 days, less if the recycle bin was emptied) are
+    # invisible to it: when the sync last pulled before that, compare every linked id instead.
+    # A linked task Salesforce no longer has was deleted there, and leaves Actions too.
+    if state.last_pulled_at is None or earliest > state.last_pulled_at:
+        linked = linked_salesforce_ids(conn)
+        missing = sorted(set(linked) - live_task_ids(client, linked))
+        metadata["full_compare"] = len(missing)
+        # The mass-change guard, before anything is staged: a wrong or fake org has none of them.
+        metadata |= guard_removal(context, config, Removal("linked Actions tasks", len(linked), len(missing)),
+                                  dry_run=dry)
+        gone = pd.concat([gone, _deletions([(i, now) for i in missing])], ignore_index=True)
+    return gone, metadata
 
 
 def _latest_modstamp(records: list[dict]) -> datetime | None:
@@ -183,9 +204,11 @@ def _deletions(pairs: list[tuple[str, datetime]]) -> pd.DataFrame:
     description=(
         "The Actions task table after two-way reconciliation: staged Salesforce changes are applied (the "
         "cursor moves in the same transaction), then Actions creates, edits, completions and deletions are "
-        "sent to Salesforce. Conflicts: last modification wins, whole record (Salesforce LastModifiedDate vs "
-        "Actions updated_at; Salesforce on a tie); a deletion wins over an edit. The sync's own writes are "
-        "not sent back. Tasks made in Actions before the first enable stay in Actions."
+        "sent to Salesforce, for the sellers whose task_sync setting syncs. Conflicts merge field by field: "
+        "a field changed on one side since the last synced version takes that side's value, one changed on "
+        "both the later side's (Salesforce LastModifiedDate vs Actions updated_at; Salesforce on a tie); a "
+        "deletion wins over an edit. The sync's own writes are not sent back. A seller's tasks made in "
+        "Actions before their first enable stay in Actions."
     ),
 )
 @stops_cleanly_on_quota
@@ -195,24 +218,24 @@ def actions_tasks(
     dry = actions_db.dry_run
     now, clock = config.clock(), time.monotonic()
     with actions_db.connection() as conn:
-        setting, state = read_setting(conn), read_state(conn)
-        if not setting.enabled:
+        sellers, state = read_task_sellers(conn), read_state(conn)
+        if not any(seller.pushes for seller in sellers):
             return _disabled(conn, "actions_task", dry)
-        if state.salesforce_cursor is None and state.staged_mode is None:
-            raise dg.Failure("The first-enable import has not been read yet: materialize salesforce_tasks first.")
+        if any(seller.import_due and not seller.import_staged for seller in sellers):
+            raise dg.Failure("A seller's first-enable import has not been read yet: materialize salesforce_tasks first.")
         pulled = None
         if state.staged_mode is not None:
             plan = plan_pull(read_staged_changes(conn), tasks_for_staged_changes(conn), now)
             pulled = apply_pull(conn, plan, now, state)
         with salesforce.client() as client:
             pin_salesforce(conn, client)
-            pushed = push_actions_changes(conn, client, setting.first_enabled_at, now, dry_run=dry)
+            pushed = push_actions_changes(conn, client, now, dry_run=dry)
             api_calls = client.api_calls
         total, quarantined, most_attempts = conn.execute(
             "SELECT (SELECT count(*) FROM actions_task WHERE deleted_at IS NULL), (SELECT count(*) FROM task_quarantine),"
             " (SELECT coalesce(max(attempts), 0) FROM task_quarantine WHERE transient)"
         ).fetchone()
-        preexisting = count_unpushed_preexisting(conn, setting.first_enabled_at)
+        preexisting = count_unpushed_preexisting(conn)
         table = table_metadata(conn, "actions_task")
     pull_metadata = {f"pulled_{name}": value for name, value in vars(pulled).items()} if pulled else {}
     return dry_run.result(
@@ -245,32 +268,32 @@ def actions_tasks(
     deps=[actions_tasks],
     metadata=table_spec_metadata("command_center_tasks"),
     description=(
-        "The Command Center: tasks due today and tomorrow in the user's time zone (task_sync_setting.time_zone, "
-        "default UTC; set it with set_task_time_zone). The command_center_tasks view shows them; every task "
-        "is synced underneath whatever its due date."
+        "The Command Center: tasks due today and tomorrow, each in its seller's time zone "
+        "(actions_seller.time_zone of the seller whose Salesforce user owns the task; UTC when no seller "
+        "does). The command_center_tasks view shows them; every task is synced underneath whatever its due date."
     ),
 )
 def command_center_tasks(config: TaskClockConfig, actions_db: ActionsDatabase) -> dg.MaterializeResult:
     now = config.clock()
     with actions_db.connection() as conn:
-        time_zone, today, due_today, due_tomorrow, completed, with_reminder = conn.execute(
+        due_today, due_tomorrow, completed, with_reminder = conn.execute(
             """
-            SELECT s.time_zone, (%(now)s AT TIME ZONE s.time_zone)::date,
-                   count(c.task_id) FILTER (WHERE c.due_date = (%(now)s AT TIME ZONE s.time_zone)::date),
-                   count(c.task_id) FILTER (WHERE c.due_date > (%(now)s AT TIME ZONE s.time_zone)::date),
-                   count(c.task_id) FILTER (WHERE c.completed),
-                   count(c.task_id) FILTER (WHERE c.reminder_at IS NOT NULL)
-            FROM task_sync_setting s LEFT JOIN command_center_tasks_at(%(now)s) c ON true
-            GROUP BY s.time_zone
+            SELECT count(*) FILTER (WHERE c.due_date = task_owner_today(c.owner_id, %(now)s)),
+                   count(*) FILTER (WHERE c.due_date > task_owner_today(c.owner_id, %(now)s)),
+                   count(*) FILTER (WHERE c.completed), count(*) FILTER (WHERE c.reminder_at IS NOT NULL)
+            FROM command_center_tasks_at(%(now)s) c
             """,
             {"now": now},
         ).fetchone()
+        time_zones = [row[0] for row in conn.execute(
+            "SELECT DISTINCT s.time_zone FROM actions_seller s JOIN task_sync_seller ts USING (seller_id)"
+            " WHERE ts.mode <> 'dont_sync' ORDER BY 1")]
         # The view reads the database clock; the rows at this asset's clock are the two days' tasks.
         table = table_metadata(conn, "command_center_tasks", rows=due_today + due_tomorrow)
     return dry_run.result(
         {
-            "time_zone": time_zone,
-            "today": today.isoformat(),
+            "time_zones": dg.MetadataValue.json(time_zones),
+            "utc_today": now.date().isoformat(),
             "due_today": due_today,
             "due_tomorrow": due_tomorrow,
             "completed": completed,

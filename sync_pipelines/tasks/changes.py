@@ -1,4 +1,5 @@
-"""What the task sync asks Salesforce: all tasks, tasks changed since a cursor, recent deletions, ids.
+"""What the task sync asks Salesforce: a seller's recently touched tasks, the syncing sellers' tasks changed
+since a cursor, recent deletions, ids. Only tasks owned by the Salesforce users of syncing sellers are read.
 
 Changes are read with a SystemModstamp query through queryAll, so one query returns created, edited,
 completed and deleted (IsDeleted = true, while in the recycle bin) tasks alike, without the minute
@@ -21,25 +22,31 @@ DELETED_REACH = timedelta(days=15)
 _IDS_PER_QUERY = 200  # keeps an Id IN (...) query well under SOQL's length limit
 
 
-def all_tasks(client: SalesforceClient) -> list[dict[str, Any]]:
-    """Every live to-do task (the import at the first enable)."""
-    return list(client.query(f"SELECT {', '.join(QUERY_FIELDS)} FROM Task WHERE {TASK_SUBTYPE_FILTER}"))
+def tasks_touched_since(client: SalesforceClient, owner_id: str, since: datetime) -> list[dict[str, Any]]:
+    """The live to-do tasks of one Salesforce user created or updated at or after `since` (LastModifiedDate):
+    a seller's import at the first enable (the 24 hours before it) or when pulling again after a pause."""
+    soql = (f"SELECT {', '.join(QUERY_FIELDS)} FROM Task WHERE {TASK_SUBTYPE_FILTER} AND OwnerId = {quote(owner_id)} "
+            f"AND LastModifiedDate >= {quote(since.replace(microsecond=0))}")
+    return list(client.query(soql))
 
 
-def tasks_changed_since(client: SalesforceClient, cursor: datetime) -> list[dict[str, Any]]:
-    """Tasks created, edited or deleted at or after `cursor` (SystemModstamp), oldest first.
+def tasks_changed_since(client: SalesforceClient, cursor: datetime, owner_ids: list[str]) -> list[dict[str, Any]]:
+    """Tasks of these owners created, edited or deleted at or after `cursor` (SystemModstamp), oldest first.
 
     SOQL datetimes have whole seconds, so the query starts at the cursor's second: versions already
-    applied come back and are recognised by their SystemModstamp (an idempotent re-read).
+    applied come back and are recognised by their SystemModstamp (an idempotent re-read). A task handed to a
+    user who does not sync leaves the sync: its Actions copy stays as last synced.
     """
-    soql = (f"SELECT {', '.join(QUERY_FIELDS)} FROM Task WHERE {TASK_SUBTYPE_FILTER} "
+    soql = (f"SELECT {', '.join(QUERY_FIELDS)} FROM Task WHERE {TASK_SUBTYPE_FILTER} AND OwnerId IN {soql_in(owner_ids)} "
             f"AND SystemModstamp >= {quote(cursor.replace(microsecond=0))} ORDER BY SystemModstamp")
     return list(client.query_all_including_deleted(soql))
 
 
-def changed_since(client: SalesforceClient, cursor: datetime, limit: int) -> list[tuple[str, datetime]]:
-    """(Id, SystemModstamp) of at most `limit` tasks changed after `cursor`, oldest first. One cheap query."""
-    soql = (f"SELECT Id, SystemModstamp FROM Task WHERE {TASK_SUBTYPE_FILTER} "
+def changed_since(client: SalesforceClient, cursor: datetime, owner_ids: list[str],
+                  limit: int) -> list[tuple[str, datetime]]:
+    """(Id, SystemModstamp) of at most `limit` tasks of these owners changed after `cursor`, oldest first.
+    One cheap query."""
+    soql = (f"SELECT Id, SystemModstamp FROM Task WHERE {TASK_SUBTYPE_FILTER} AND OwnerId IN {soql_in(owner_ids)} "
             f"AND SystemModstamp >= {quote(cursor.replace(microsecond=0))} ORDER BY SystemModstamp LIMIT {int(limit)}")
     found = [(r["Id"], parse_salesforce_datetime(r["SystemModstamp"])) for r in client.query_all_including_deleted(soql)]
     return [(task_id, stamp) for task_id, stamp in found if stamp > cursor]

@@ -12,12 +12,12 @@ task_sync_job = dg.define_asset_job(
 )
 
 
-def task_sync_run_config(now: str | None = None, *, enable_sync: bool = False) -> dict:
-    """Run config of task_sync_job: an optional clock override for every step, and the enable switch."""
+def task_sync_run_config(now: str | None = None) -> dict:
+    """Run config of task_sync_job: an optional clock override for every step."""
     clock = {"now": now} if now else {}
     return {
         "ops": {
-            "salesforce_tasks": {"config": {**clock, "enable_sync": enable_sync}},
+            "salesforce_tasks": {"config": clock},
             "actions_tasks": {"config": clock},
             "command_center_tasks": {"config": clock},
         }

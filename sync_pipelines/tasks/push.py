@@ -19,6 +19,7 @@ import psycopg
 from sync_pipelines.conventions import SAMPLE_SIZE
 from sync_pipelines.salesforce import RecordResult, SalesforceClient
 from sync_pipelines.store.tasks import (
+    CONTENT_COLUMNS,
     drop_task,
     pending_deletions,
     pending_pushes,
@@ -51,18 +52,20 @@ class PushCounts:
         self.sample_task_ids += task_ids[: SAMPLE_SIZE - len(self.sample_task_ids)]
 
 
-def push_actions_changes(conn: psycopg.Connection, client: SalesforceClient, first_enabled_at: datetime,
-                         now: datetime, *, dry_run: bool = False) -> PushCounts:
+def push_actions_changes(conn: psycopg.Connection, client: SalesforceClient, now: datetime, *,
+                         dry_run: bool = False) -> PushCounts:
+    """Send what Actions changed for the sellers whose task_sync setting pushes (store.tasks.pending_pushes)."""
     counts = PushCounts()
     _push_deletions(conn, client, now, counts, dry_run)
-    pending = pending_pushes(conn, first_enabled_at)
+    pending = pending_pushes(conn)
     if pending.empty:
         return counts
     payloads, bad = plan_push(pending)
     counts.quarantined += quarantine_tasks(conn, bad, "to_salesforce", now)
     failures: list[tuple[str, str, datetime]] = []
     transient: list[tuple[str, str, datetime]] = []
-    written: list[tuple[int, str, datetime]] = []  # (task_id, Salesforce id, version pushed)
+    written: list[tuple[int, str, datetime, dict]] = []  # (task_id, Salesforce id, version pushed, its content)
+    content = {row["task_id"]: {c: row[c] for c in CONTENT_COLUMNS} for row in pending.to_dict("records")}
     for kind, send in (("create", _upsert), ("update", _update)):
         batch = payloads[payloads["kind"] == kind]
         if batch.empty:
@@ -71,7 +74,7 @@ def push_actions_changes(conn: psycopg.Connection, client: SalesforceClient, fir
         results = _accepted(list(batch["payload"])) if dry_run else send(client, list(batch["payload"]))
         for task, result in zip(batch.to_dict("records"), results):
             if result.success:
-                written.append((task["task_id"], result.id, task["version"]))
+                written.append((task["task_id"], result.id, task["version"], content[task["task_id"]]))
                 counts.created += kind == "create"
                 counts.updated += kind == "update"
             elif kind == "update" and result.error_code in GONE_CODES:
@@ -85,9 +88,9 @@ def push_actions_changes(conn: psycopg.Connection, client: SalesforceClient, fir
     counts.retry_next_run += quarantine_tasks(conn, pd.DataFrame(transient, columns=QUARANTINE_COLUMNS),
                                               "to_salesforce", now, transient=True)
     # A dry run wrote nothing: no modstamp to read back (a would-be create stays unlinked in its rollback).
-    stamps = {} if dry_run else modstamps(client, [salesforce_id for _, salesforce_id, _ in written])
-    for task_id, salesforce_id, version in written:
-        record_pushed(conn, task_id, salesforce_id, version, stamps.get(salesforce_id))
+    stamps = {} if dry_run else modstamps(client, [salesforce_id for _, salesforce_id, _, _ in written])
+    for task_id, salesforce_id, version, pushed in written:
+        record_pushed(conn, task_id, salesforce_id, version, stamps.get(salesforce_id), pushed)
     return counts
 
 

@@ -4,7 +4,7 @@ import dagster as dg
 
 from sync_pipelines.resources import ActionsDatabase
 from sync_pipelines.store.sync_control import NOT_STARTED, sync_started_at
-from sync_pipelines.store.tasks import read_setting
+from sync_pipelines.store.task_sellers import read_task_sellers, task_sync_settings_due
 from sync_pipelines.tasks.freshness import TASK_SYNC_CRON
 from sync_pipelines.tasks.jobs import task_sync_job
 
@@ -15,17 +15,19 @@ from sync_pipelines.tasks.jobs import task_sync_job
     # RUNNING by default: the sync switch and the task_sync setting decide, not a toggle per schedule.
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description=(
-        "Runs task_sync_job every 10 minutes (TASK_SYNC_CRON) while the task sync is on: Actions edits reach "
-        "Salesforce, and Salesforce changes the sensor missed are read. Skips while the sync is off."
+        "Runs task_sync_job every 10 minutes (TASK_SYNC_CRON) while some seller's task sync is on: Actions "
+        "edits reach Salesforce, and Salesforce changes the sensor missed are read. Skips while it is off."
     ),
 )
 def task_sync_schedule(context: dg.ScheduleEvaluationContext, actions_db: ActionsDatabase):
     with actions_db.connection() as conn:
         if sync_started_at(conn) is None:
             return dg.SkipReason(NOT_STARTED)
-        enabled = read_setting(conn).enabled
+        # A setting not applied yet counts: the run applies it (a first enable imports).
+        enabled = any(s.pushes for s in read_task_sellers(conn)) or bool(
+            task_sync_settings_due(conn, context.scheduled_execution_time))
     if not enabled:
-        return dg.SkipReason("Task sync is off (do not sync to Salesforce tasks)")
+        return dg.SkipReason("Task sync is off for every seller (do not sync to Salesforce tasks)")
     # One run per tick: a replayed tick is deduplicated by its run key.
     return dg.RunRequest(run_key=f"task-sync-{context.scheduled_execution_time.isoformat()}",
                          tags={"sync_pipelines/trigger": "schedule"})

@@ -1,17 +1,40 @@
-"""salesforce_task_change_sensor: asks Salesforce for task changes since its cursor, runs task_sync_job."""
+"""salesforce_task_change_sensor: looks at both sides' task changes since its cursor, runs task_sync_job.
 
-from datetime import datetime
+Its cursor (JSON) holds two marks: `salesforce`, the newest SystemModstamp seen among the syncing sellers'
+Salesforce tasks, and `actions`, the newest version seen among the Actions tasks waiting to be sent
+(store.tasks.actions_change_mark). A run is requested when either moves, so an Actions edit reaches
+Salesforce within the sensor's interval without waiting for a Salesforce change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
 
 import dagster as dg
 
 from sync_pipelines.resources import ActionsDatabase, SalesforceResource
 from sync_pipelines.store.sync_control import NOT_STARTED, sync_started_at
-from sync_pipelines.store.tasks import read_setting, read_state
+from sync_pipelines.store.task_sellers import read_task_sellers, task_sync_settings_due
+from sync_pipelines.store.tasks import actions_change_mark, read_state
 from sync_pipelines.tasks.changes import changed_since
 from sync_pipelines.tasks.jobs import task_sync_job
 
 # Changes looked at per tick; more are seen on the next ticks (the cursor stops at the last one seen).
 CHANGES_PER_TICK = 200
+
+
+def read_cursor(cursor: str | None) -> dict[str, datetime | None]:
+    """The sensor's two marks (a cursor of older code, a bare SystemModstamp, is the Salesforce mark)."""
+    if not cursor:
+        return {"salesforce": None, "actions": None}
+    raw = json.loads(cursor) if cursor.startswith("{") else {"salesforce": cursor}
+    return {side: datetime.fromisoformat(raw[side]) if raw.get(side) else None for side in ("salesforce", "actions")}
+
+
+def write_cursor(marks: dict[str, datetime | None]) -> str:
+    return json.dumps({side: mark.isoformat() if mark else None for side, mark in marks.items()}, sort_keys=True)
 
 
 def _echoes(conn, stamps: list[tuple[str, datetime]]) -> set[str]:
@@ -27,37 +50,52 @@ def _echoes(conn, stamps: list[tuple[str, datetime]]) -> set[str]:
             and abs((known[task_id] - stamp).total_seconds()) < 0.001}
 
 
+def _settings_request(due: list[tuple[str, str]]) -> dg.RunRequest:
+    """A run that applies changed task_sync settings (a first enable imports); keyed by what changed."""
+    digest = hashlib.sha256(json.dumps(due).encode()).hexdigest()[:16]
+    return dg.RunRequest(run_key=f"tasks-settings-{digest}", tags={"sync_pipelines/trigger": "settings"})
+
+
 @dg.sensor(
     job=task_sync_job,
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
-        "While the task sync is on, asks Salesforce for tasks changed since its cursor (a SystemModstamp, one "
-        "small query) and requests task_sync_job, keyed by the newest change, only when some change is not "
-        "the sync's own write. Before the first import it requests that import once."
+        "While some seller's task sync is on: requests task_sync_job when a task_sync setting changed (a first "
+        "enable imports), when the syncing sellers' Salesforce tasks changed other than by the sync's own "
+        "writes (one small query), or when an Actions task waits to be sent. Run key = the newest change of "
+        "each side; the cursor holds both marks."
     ),
 )
 def salesforce_task_change_sensor(
     context: dg.SensorEvaluationContext, salesforce: SalesforceResource, actions_db: ActionsDatabase
 ):
+    marks = read_cursor(context.cursor)
     with actions_db.connection() as conn:
         if sync_started_at(conn) is None:
             return dg.SensorResult(cursor=context.cursor, skip_reason=NOT_STARTED)
-        setting, state = read_setting(conn), read_state(conn)
-        if not setting.enabled:
-            return dg.SensorResult(cursor=context.cursor, skip_reason="Task sync is off")
-        since = datetime.fromisoformat(context.cursor) if context.cursor else state.salesforce_cursor
-        if since is None:
-            key = f"tasks-first-import-{setting.first_enabled_at.isoformat()}"
-            return dg.SensorResult(run_requests=[dg.RunRequest(run_key=key, tags={"sync_pipelines/trigger": "enable"})])
-        with salesforce.client() as client:
-            stamps = changed_since(client, since, CHANGES_PER_TICK)
+        due = task_sync_settings_due(conn, datetime.now(timezone.utc))
+        if due:
+            return dg.SensorResult(run_requests=[_settings_request(due)], cursor=context.cursor)
+        sellers = read_task_sellers(conn)
+        if not any(seller.pushes for seller in sellers):
+            return dg.SensorResult(cursor=context.cursor, skip_reason="Task sync is off for every seller")
+        owners = [seller.owner_id for seller in sellers if seller.pulls and not seller.import_due]
+        since = marks["salesforce"] or read_state(conn).salesforce_cursor
+        stamps = []
+        if owners and since is not None:
+            with salesforce.client() as client:
+                stamps = changed_since(client, since, owners, CHANGES_PER_TICK)
         echoes = _echoes(conn, stamps)
-    if not stamps:
-        return dg.SensorResult(cursor=since.isoformat(), skip_reason="No task changes in Salesforce")
-    newest = max(stamp for _, stamp in stamps)
-    if all(task_id in echoes for task_id, _ in stamps):
-        return dg.SensorResult(cursor=newest.isoformat(), skip_reason="Only the sync's own writes changed")
-    request = dg.RunRequest(run_key=f"salesforce-tasks-{newest.isoformat()}",
-                            tags={"sync_pipelines/trigger": "salesforce_change"})
-    return dg.SensorResult(run_requests=[request], cursor=newest.isoformat())
+        actions_mark = actions_change_mark(conn)
+    newest = max([stamp for _, stamp in stamps], default=since)
+    salesforce_changed = any(task_id not in echoes for task_id, _ in stamps)
+    actions_changed = actions_mark is not None and (marks["actions"] is None or actions_mark > marks["actions"])
+    cursor = write_cursor({"salesforce": newest, "actions": actions_mark or marks["actions"]})
+    if not (salesforce_changed or actions_changed):
+        reason = "Only the sync's own writes changed" if stamps else "No task changes on either side"
+        return dg.SensorResult(cursor=cursor, skip_reason=reason)
+    key = f"tasks-salesforce-{newest.isoformat() if newest else 'none'}-actions-{actions_mark.isoformat() if actions_mark else 'none'}"
+    trigger = "salesforce_change" if salesforce_changed else "actions_change"
+    return dg.SensorResult(run_requests=[dg.RunRequest(run_key=key, tags={"sync_pipelines/trigger": trigger})],
+                           cursor=cursor)

@@ -7,8 +7,12 @@ The reconciliation rules (the product's behaviour, decided here and nowhere else
   from Actions, the one named by its Actions_Task_Id__c (a create whose answer was lost in a crash).
 - No echo: a Salesforce version whose SystemModstamp is the one the sync last read or wrote is not a
   change. A version whose content already equals the Actions task only records its SystemModstamp.
-- Conflict (edited on both sides between two syncs): the last modification wins, whole record. Salesforce
-  LastModifiedDate is compared with the Actions updated_at; on an exact tie Salesforce wins.
+- Conflict (edited on both sides between two syncs): merged field by field against the last version both
+  sides agreed on (the snapshot in actions_task_synced). A field that differs from the snapshot on one side
+  only takes that side's value; a field changed on both sides takes the later side's (Salesforce
+  LastModifiedDate against the Actions updated_at; Salesforce on an exact tie). Salesforce keeps no history
+  per field, so "later" is per record on its side. Without a snapshot (a task linked before snapshots
+  existed) every field counts as changed on both sides: the later record wins whole.
 - Deletion wins over an edit on the other side: a deleted task is never brought back.
 - Reminders: a Salesforce reminder is pulled only when its task was created or modified in the last
   24 hours (at the first enable, older tasks come in without their reminder so stale reminders do not
@@ -120,7 +124,10 @@ def plan_pull(changes: pd.DataFrame, tasks: pd.DataFrame, now: datetime) -> pd.D
     columns, updated_at, deleted_at, synced_version, salesforce_modstamp, reminder_synced).
     Returns PLAN_COLUMNS, one row per change; action is one of:
       insert        a new task from Salesforce
-      update        Salesforce's version replaces the Actions content (whole record)
+      update        Salesforce's version replaces the Actions content (no Actions edit, or a conflict whose
+                    merge took every field from Salesforce)
+      merge         a conflict that keeps fields from both sides: Actions takes the merged content, which is
+                    pushed next
       delete        deleted in Salesforce: the Actions task goes
       acknowledge   both sides already agree: record the Salesforce id and SystemModstamp only
       link          the task is deleted in Actions: record its Salesforce id so the deletion is pushed
@@ -164,8 +171,32 @@ def _decide(change: dict[str, Any], current: dict[str, Any] | None, now: datetim
     edited_in_actions = current["synced_version"] is None or current["updated_at"] > current["synced_version"]
     if not edited_in_actions:
         return {**base, "action": "update"}
-    salesforce_is_newer = change["last_modified_at"] is not None and change["last_modified_at"] >= current["updated_at"]
-    return {**base, "action": "update" if salesforce_is_newer else "keep_actions", "conflict": True}
+    merged = merge_fields(current, pulled, change["last_modified_at"])
+    if all(_same(merged[column], pulled[column]) for column in CONTENT_COLUMNS):
+        action = "update"
+    elif all(_same(merged[column], current[column]) for column in CONTENT_COLUMNS):
+        action = "keep_actions"
+    else:
+        action = "merge"
+    return {**base, **merged, "action": action, "conflict": True}
+
+
+def merge_fields(current: dict[str, Any], pulled: dict[str, Any], salesforce_modified_at: datetime | None
+                 ) -> dict[str, Any]:
+    """The content of a task edited on both sides: each field from the side that changed it since the last
+    synced snapshot (current's synced_<column>), the later side's when both did (see the module's rules)."""
+    salesforce_later = salesforce_modified_at is not None and salesforce_modified_at >= current["updated_at"]
+    merged = {}
+    for column in CONTENT_COLUMNS:
+        ours, theirs = current[column], pulled[column]
+        if current.get("has_snapshot"):
+            base = current[f"synced_{column}"]
+            changed_here, changed_there = not _same(ours, base), not _same(theirs, base)
+        else:
+            changed_here = changed_there = True
+        take_theirs = changed_there and (salesforce_later or not changed_here)
+        merged[column] = theirs if take_theirs else ours
+    return merged
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:

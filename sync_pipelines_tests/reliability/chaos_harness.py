@@ -50,6 +50,7 @@ from sync_pipelines_tests.activities.helpers import (
     salesforce_tasks_by_activity,
 )
 from sync_pipelines_tests.reliability.helpers import ACTIONS_COLUMNS, expected_actions_people
+from sync_pipelines_tests.fixtures.sellers import task_seller
 from sync_pipelines_tests.unsubscribes.helpers import load_actions_people
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -277,7 +278,10 @@ class TaskScenario(Scenario):
             f"seed-{r['Id']}": r.get("Subject") for r in org.records("Task") if r.get("TaskSubtype") == "Task"}
         self.actions_ids: dict[str, int] = {}
         self.salesforce_ids: dict[str, str] = {label: label[len("seed-"):] for label in self.subjects}
-        code = world.run_clean(self, {"ops": {"salesforce_tasks": {"config": {"enable_sync": True}}}})
+        # One seller, the API user (who owns the tasks created here), chose two-way task sync.
+        self.owner_id = org.integration_user_id
+        task_seller(world.database(self), self.owner_id)
+        code = world.run_clean(self, {})
         if code != 0:
             world.figures.differences.append("task sync could not be enabled")
 
@@ -292,7 +296,8 @@ class TaskScenario(Scenario):
             for n in range(2):
                 label = f"r{round_no}-a{n}"
                 self.actions_ids[label] = task_store.create_task(
-                    conn, now, subject=f"{label} it's \"quoted\"", due_date=due, who_id=self.who_id)
+                    conn, now, subject=f"{label} it's \"quoted\"", due_date=due, who_id=self.who_id,
+                    owner_id=self.owner_id)
                 self.subjects[label] = f"{label} it's \"quoted\""
             label = f"r{round_no}-s0"
             self.salesforce_ids[label] = org.create("Task", Subject=label, ActivityDate=due, WhoId=self.who_id)

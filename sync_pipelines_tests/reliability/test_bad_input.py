@@ -16,6 +16,7 @@ from sync_pipelines.people.fields import EXTRACT_FIELDS, SYNCED_FIELDS
 from sync_pipelines.sandbox.seed import generate_people
 from sync_pipelines.actions_app import record_opt_out
 from sync_pipelines.tasks.jobs import task_sync_run_config
+from sync_pipelines_tests.fixtures.sellers import task_seller
 from sync_pipelines_tests.reliability.helpers import expected_actions_people, fetch, resources
 from sync_pipelines_tests.unsubscribes.helpers import load_raw_people
 
@@ -139,7 +140,9 @@ def test_tasks_with_missing_or_wrong_fields(salesforce_sandbox, salesforce_clock
     no_subject = org.create("Task", ActivityDate=date(2026, 7, 2), WhoId=who)
     no_date = org.create("Task", Subject="No due date", WhoId=who)
     quoted = org.create("Task", Subject=tricky, ActivityDate=date(2026, 7, 2), WhoId=who)
-    run_config = task_sync_run_config(salesforce_clock.current.isoformat(), enable_sync=True)
+    # The tasks belong to the API user (no OwnerId given): the seller here.
+    task_seller(database_url, org.integration_user_id, salesforce_clock.current)
+    run_config = task_sync_run_config(salesforce_clock.current.isoformat())
     task_assets = [tasks.salesforce_tasks, tasks.actions_tasks, tasks.command_center_tasks]
     assert dg.materialize(task_assets, resources=resources(database_url, salesforce=salesforce_sandbox),
                           run_config=run_config).success
@@ -152,9 +155,10 @@ def test_tasks_with_missing_or_wrong_fields(salesforce_sandbox, salesforce_clock
     now = salesforce_clock.current
     with psycopg.connect(database_url, autocommit=True) as conn:
         from sync_pipelines.store import tasks as task_store
-        bad_who = task_store.create_task(conn, now, subject="bad who", due_date=date(2026, 7, 2), who_id="00Q' OR '1'='1")
-        bad_status = task_store.create_task(conn, now, subject="bad status", due_date=date(2026, 7, 2), status="Sleeping")
-        good = task_store.create_task(conn, now, subject=tricky + " from Actions", due_date=date(2026, 7, 2), who_id=who)
+        mine = {"owner_id": org.integration_user_id, "due_date": date(2026, 7, 2)}
+        bad_who = task_store.create_task(conn, now, subject="bad who", who_id="00Q' OR '1'='1", **mine)
+        bad_status = task_store.create_task(conn, now, subject="bad status", status="Sleeping", **mine)
+        good = task_store.create_task(conn, now, subject=tricky + " from Actions", who_id=who, **mine)
     salesforce_clock.advance(minutes=1)
     run_config = task_sync_run_config(salesforce_clock.current.isoformat())
     assert dg.materialize(task_assets, resources=resources(database_url, salesforce=salesforce_sandbox),

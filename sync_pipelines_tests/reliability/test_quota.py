@@ -6,6 +6,7 @@ import pytest
 from sync_pipelines import people, tasks, unsubscribes
 from sync_pipelines.sandbox.faults import FaultPlan
 from sync_pipelines.tasks.jobs import task_sync_run_config
+from sync_pipelines_tests.fixtures.sellers import task_seller
 from sync_pipelines_tests.reliability.helpers import (actual_actions_people, expected_actions_people,
                                                       materialization_metadata, resources)
 from sync_pipelines_tests.unsubscribes.helpers import load_actions_people
@@ -77,7 +78,8 @@ def test_salesforce_request_limit_stops_the_unsubscribe_sync_cleanly_and_a_later
 def test_salesforce_request_limit_stops_the_task_sync_cleanly_and_a_later_run_resumes(
         salesforce_sandbox, salesforce_clock, database_url):
     org = salesforce_sandbox.sandbox
-    config = task_sync_run_config(salesforce_clock.current.isoformat(), enable_sync=True)
+    task_seller(database_url, org.integration_user_id, salesforce_clock.current)
+    config = task_sync_run_config(salesforce_clock.current.isoformat())
     org.config.daily_request_limit = org.api_calls  # the org's real limit is used up
     result = dg.materialize(TASK_ASSETS, resources=resources(database_url, salesforce=salesforce_sandbox),
                             run_config=config, raise_on_error=False)

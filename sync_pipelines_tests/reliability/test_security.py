@@ -23,6 +23,7 @@ from sync_pipelines.sandbox.salesforce_state import SalesforceSandboxConfig
 from sync_pipelines.sandbox.seed import generate_people
 from sync_pipelines.sandbox.servers import serve, serve_marketo
 from sync_pipelines_tests.reliability.chaos_harness import PersonScenario
+from sync_pipelines_tests.fixtures.sellers import task_seller
 
 PACKAGE = Path(__file__).resolve().parents[2] / "sync_pipelines"
 MARKETO_SEED, SALESFORCE_SEED, SIZE = 4, 42, 200
@@ -59,7 +60,8 @@ def test_event_log_run_config_and_output_hold_no_personal_data_or_credentials(da
                                     dg.Definitions(resources=shared_resources()))
         runs = [("person_sync_job", PersonScenario().run_config()),
                 ("unsubscribe_sync_job", {}),
-                ("task_sync_job", {"ops": {"salesforce_tasks": {"config": {"enable_sync": True}}}})]
+                ("task_sync_job", {})]
+        task_seller(database_url, salesforce.sandbox.integration_user_id)  # the task sync runs for one seller
         with dg.DagsterInstance.ephemeral() as instance:
             run_ids = []
             for job_name, run_config in runs:

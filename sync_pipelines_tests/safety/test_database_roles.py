@@ -13,10 +13,12 @@ import pytest
 
 from sync_pipelines import store
 from sync_pipelines.store.people import sync_actions_people
+from sync_pipelines.store.sync_control import start_sync, stop_sync
 
 PASSWORD = "role-test-password"
 SYNC_TABLES = ["actions_person", "marketo_person_extract", "person_quarantine", "sync_org_pin", "schema_migrations",
-               "activity_delivery", "task_sync_state", "salesforce_task_change"]
+               "activity_delivery", "task_sync_state", "salesforce_task_change", "task_sync_seller",
+               "actions_task_synced"]
 WRITES = ["INSERT INTO {table} SELECT * FROM {table} LIMIT 0", "UPDATE {table} SET {column} = {column}",
           "DELETE FROM {table}", "TRUNCATE {table}"]
 
@@ -97,8 +99,12 @@ def test_other_roles_and_trigger_tricks_are_refused(app_url):
 def test_the_app_writes_its_own_tables_and_the_sync_role_writes_the_people(app_url, sync_url):
     with psycopg.connect(app_url, autocommit=True) as conn:
         for table in ("actions_sales_activity", "actions_task", "actions_unsubscribe", "actions_seller",
-                      "actions_setting_change", "task_sync_setting"):
+                      "actions_setting_change"):
             assert conn.execute("SELECT has_table_privilege(%s, 'INSERT')", (table,)).fetchone()[0], table
+        # The admin's "initiate data sync" in the app: the switch, and nothing else of the sync's control.
+        assert start_sync(conn) is True and stop_sync(conn) is True
+        _refused(conn, "DELETE FROM sync_control")
+        _refused(conn, "INSERT INTO sync_control DEFAULT VALUES")
     with psycopg.connect(sync_url) as conn:
         counts = sync_actions_people(conn, datetime.now(timezone.utc))  # the sync's path: writes allowed
         conn.execute("DELETE FROM marketo_person_extract")

@@ -14,6 +14,7 @@ from sync_pipelines.sandbox.salesforce_app import serve_salesforce
 from sync_pipelines.sandbox.salesforce_state import SalesforceSandboxConfig
 from sync_pipelines.tasks.assets import salesforce_tasks
 from sync_pipelines_tests.fixtures.database import table_snapshot
+from sync_pipelines_tests.fixtures.sellers import task_seller
 
 ORG_A, ORG_B = "00D5E0000000001EAA", "00D7F0000000009XYZ"
 TASK_TABLES = ["salesforce_task_change", "actions_task", "task_sync_state"]
@@ -44,7 +45,8 @@ def test_the_emulator_answers_userinfo_with_its_org_id(salesforce_sandbox):
 def test_a_changed_salesforce_org_is_refused_until_repinned(database_url, monkeypatch, capsys):
     with serve_salesforce(SalesforceSandboxConfig(size=40)) as org_a, \
             serve_salesforce(SalesforceSandboxConfig(size=40, seed=5, organization_id=ORG_B)) as org_b:
-        assert _pull_tasks(org_a, database_url, enable_sync=True).success
+        task_seller(database_url, org_a.sandbox.integration_user_id)  # someone's tasks sync, so the run reads
+        assert _pull_tasks(org_a, database_url).success
         assert _pin(database_url, SALESFORCE) == ORG_A
         before = table_snapshot(database_url, TASK_TABLES)
 

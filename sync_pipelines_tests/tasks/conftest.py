@@ -1,7 +1,8 @@
 """A task-sync world: the Salesforce emulator over loopback HTTPS, a fresh PostgreSQL, one manual clock.
 
 The Actions clock (the `now` in the assets' config) and the emulator's clock are the same ManualClock, so
-"10 days later" means the same on both sides.
+"10 days later" means the same on both sides. One seller (SELLER) owns the world's tasks through their
+Salesforce user (`owner_id`); `run(enable=True)` is the seller choosing two-way task sync in "My Account".
 """
 
 from collections.abc import Iterator
@@ -20,9 +21,26 @@ from sync_pipelines.store import tasks as task_store
 from sync_pipelines.store.sync_control import start_sync
 from sync_pipelines.tasks import actions_tasks, command_center_tasks, salesforce_tasks
 from sync_pipelines.tasks.jobs import task_sync_run_config
+from sync_pipelines_tests.fixtures.sellers import add_seller, choose_task_sync
 
 TASK_ASSETS = [salesforce_tasks, actions_tasks, command_center_tasks]
 CONTENT = ["subject", "due_date", "status", "priority", "notes", "owner_id", "who_id", "reminder_at"]
+SELLER = "seller-1"
+
+
+class SellerOrg:
+    """The emulated org as the world's seller uses it: a Task they create is theirs unless told otherwise."""
+
+    def __init__(self, sandbox, owner_id: str):
+        self._sandbox, self._owner_id = sandbox, owner_id
+
+    def create(self, sobject: str, **fields: Any) -> str:
+        if sobject == "Task":
+            fields = {"OwnerId": self._owner_id, **fields}
+        return self._sandbox.create(sobject, **fields)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sandbox, name)
 
 
 class TaskWorld:
@@ -37,6 +55,8 @@ class TaskWorld:
         lead = next(r for r in self.sf.records("Lead") if not r["IsConverted"])
         self.who_id = lead["Id"]
         self.owner_id = next(r["Id"] for r in self.sf.records("User") if r["Id"] != self.sf.integration_user_id)
+        add_seller(self.conn, SELLER, self.owner_id)
+        self.sf = SellerOrg(self.sf, self.owner_id)
 
     @property
     def now(self) -> datetime:
@@ -52,12 +72,17 @@ class TaskWorld:
             "actions_db": ActionsDatabase(url=self.database_url),
         }
 
+    def enable(self, option: str = "two_way") -> None:
+        choose_task_sync(self.conn, option, self.now, SELLER)
+
     def run(self, *, enable: bool = False, selection=None, expect_success: bool = True) -> dict[str, dict]:
         """Materialize the task assets at the world's current time; returns metadata by asset name."""
+        if enable:
+            self.enable()
         result = dg.materialize(
             TASK_ASSETS, selection=selection, resources=self.resources(), raise_on_error=False,
-            run_config=task_sync_run_config(self.now.isoformat(), enable_sync=enable) if selection is None
-            else _selected_config(self.now.isoformat(), enable, selection),
+            run_config=task_sync_run_config(self.now.isoformat()) if selection is None
+            else _selected_config(self.now.isoformat(), selection),
         )
         assert result.success == expect_success
         return {
@@ -67,7 +92,8 @@ class TaskWorld:
 
     # -- the Actions app
     def create(self, **fields: Any) -> int:
-        return task_store.create_task(self.conn, self.now, **fields)
+        """A task the seller makes in Actions (owned by the seller's Salesforce user unless told otherwise)."""
+        return task_store.create_task(self.conn, self.now, **{"owner_id": self.owner_id, **fields})
 
     def edit(self, task_id: int, **fields: Any) -> None:
         task_store.edit_task(self.conn, task_id, self.now, **fields)
@@ -94,8 +120,8 @@ class TaskWorld:
         return [r for r in self.sf_tasks() if r.get("Actions_Task_Id__c") == str(task_id)]
 
 
-def _selected_config(now: str, enable: bool, selection: list) -> dict:
-    full = task_sync_run_config(now, enable_sync=enable)["ops"]
+def _selected_config(now: str, selection: list) -> dict:
+    full = task_sync_run_config(now)["ops"]
     names = {asset.key.to_user_string() for asset in selection}
     return {"ops": {name: config for name, config in full.items() if name in names}}
 

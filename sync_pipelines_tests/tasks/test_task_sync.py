@@ -2,10 +2,14 @@
 
 from datetime import date, timedelta
 
+import psycopg
 import pytest
 
 from sync_pipelines.store import tasks as task_store
+from sync_pipelines.store.task_sellers import apply_task_sync_settings, read_task_sellers, set_seller_time_zone
 from sync_pipelines.tasks import actions_tasks
+from sync_pipelines_tests.fixtures.sellers import add_seller, choose_task_sync
+from sync_pipelines_tests.tasks.conftest import SELLER
 
 DUE = date(2026, 7, 3)
 
@@ -18,33 +22,41 @@ def sf_task(world, **fields):
 # ---------------------------------------------------------------- the setting and the first enable
 
 
-def _own(metadata: dict) -> dict:
-    """The asset's own metadata, without Dagster's table metadata (row count, columns) that every run carries."""
-    return {key: value for key, value in metadata.items() if not key.startswith("dagster/")}
-
-
 def test_sync_is_off_by_default_and_touches_nothing(world):
     salesforce_id = sf_task(world)
     task_id = world.create(subject="Local only", due_date=DUE)
-    assert task_store.read_setting(world.conn).enabled is False
 
     metadata = world.run()
 
-    assert _own(metadata["salesforce_tasks"]) == {"dry_run": False, "sync_enabled": False}
-    assert _own(metadata["actions_tasks"]) == {"dry_run": False, "sync_enabled": False}
+    assert metadata["salesforce_tasks"]["sync_enabled"] is False
+    assert metadata["actions_tasks"]["sync_enabled"] is False
+    assert [s.mode for s in read_task_sellers(world.conn)] == []  # nobody chose anything: "don't sync"
     assert world.actions_by_salesforce_id(salesforce_id) is None
     assert world.sf_by_actions_id(task_id) == []
 
 
 def test_enabling_records_the_first_enable_moment_once(world):
     first = world.now
-    assert task_store.enable_task_sync(world.conn, first) is True
-    assert task_store.enable_task_sync(world.conn, first + timedelta(hours=1)) is False  # already on
-    task_store.disable_task_sync(world.conn, first + timedelta(hours=2))
-    task_store.enable_task_sync(world.conn, first + timedelta(hours=3))
-    setting = task_store.read_setting(world.conn)
-    assert setting.enabled and setting.first_enabled_at == first
-    assert setting.enabled_at == first + timedelta(hours=3)
+    for hours, option in ((0, "two_way"), (1, "actions_to_salesforce"), (2, "dont_sync"), (3, "two_way")):
+        choose_task_sync(world.conn, option, first + timedelta(hours=hours), SELLER)
+        applied = apply_task_sync_settings(world.conn, first + timedelta(hours=hours, minutes=1))
+        assert applied.enabled == ([SELLER] if hours in (0, 3) else [])
+    (seller,) = read_task_sellers(world.conn)
+    # The moments are those of the seller's recorded choices, not of the runs that applied them.
+    assert (seller.mode, seller.first_enabled_at, seller.enabled_at) == ("two_way", first, first + timedelta(hours=3))
+    assert seller.disabled_at == first + timedelta(hours=2, minutes=1)
+
+
+def test_the_org_default_enables_every_seller_and_a_sellers_own_choice_wins(world):
+    other_user = next(r["Id"] for r in world.sf.records("User") if r["Id"] not in (world.owner_id,
+                                                                                    world.sf.integration_user_id))
+    add_seller(world.conn, "seller-2", other_user)
+    choose_task_sync(world.conn, "two_way", world.now)  # the admin's org default
+    choose_task_sync(world.conn, "dont_sync", world.now, "seller-2")  # seller 2 opts out in "My Account"
+    world.advance(minutes=1)
+    metadata = world.run()["salesforce_tasks"]
+    assert metadata["sellers_enabled_now"] == [SELLER]
+    assert {s.seller_id: s.mode for s in read_task_sellers(world.conn)} == {SELLER: "two_way"}
 
 
 def test_first_enable_imports_salesforce_tasks_and_pushes_only_later_actions_tasks(world):
@@ -73,7 +85,7 @@ def test_first_enable_imports_salesforce_tasks_and_pushes_only_later_actions_tas
     assert world.sf_by_actions_id(old_task) == []
 
 
-def test_first_enable_pulls_reminders_touched_in_the_last_24_hours_only(world):
+def test_first_enable_imports_only_the_tasks_touched_in_the_last_24_hours(world):
     reminder = world.now + timedelta(days=3)
     stale_id = sf_task(world, Subject="Old", IsReminderSet=True, ReminderDateTime=reminder)
     world.advance(hours=23)
@@ -82,15 +94,15 @@ def test_first_enable_pulls_reminders_touched_in_the_last_24_hours_only(world):
 
     world.run(enable=True)
 
-    assert world.actions_by_salesforce_id(stale_id)["reminder_at"] is None
+    assert world.actions_by_salesforce_id(stale_id) is None
     assert world.actions_by_salesforce_id(fresh_id)["reminder_at"] == reminder
-    # Editing the old task in Actions does not wipe the Salesforce reminder it never pulled.
+    # The old task is not brought in later either, until it changes in Salesforce.
     world.advance(minutes=1)
-    world.edit(world.actions_by_salesforce_id(stale_id)["task_id"], subject="Old, edited")
+    assert world.run()["actions_tasks"]["pulled_inserted"] == 0
+    world.sf.update("Task", stale_id, Subject="Old, edited in Salesforce")
     world.advance(minutes=1)
     world.run()
-    assert world.sf_task(stale_id)["Subject"] == "Old, edited"
-    assert world.sf_task(stale_id)["IsReminderSet"] is True
+    assert world.actions_by_salesforce_id(stale_id)["subject"] == "Old, edited in Salesforce"
 
 
 # ---------------------------------------------------------------- re-enable: Salesforce deletions
@@ -101,7 +113,8 @@ def _enable_import_and_disable(world, count):
     world.advance(minutes=1)
     world.run(enable=True)
     world.advance(minutes=1)
-    task_store.disable_task_sync(world.conn, world.now)
+    choose_task_sync(world.conn, "dont_sync", world.now, SELLER)
+    assert world.run()["actions_tasks"]["sync_enabled"] is False  # the next run applies it
     return ids
 
 
@@ -110,7 +123,7 @@ def test_reenable_removes_tasks_deleted_in_salesforce_in_the_past_15_days(world)
     world.advance(days=1)
     world.sf.delete("Task", deleted)
     world.advance(days=10)
-    assert _own(world.run()["actions_tasks"]) == {"dry_run": False, "sync_enabled": False}  # still off: nothing happens
+    assert world.run()["actions_tasks"]["sync_enabled"] is False  # still off: nothing happens
     assert world.actions_by_salesforce_id(deleted) is not None
 
     metadata = world.run(enable=True)
@@ -137,24 +150,27 @@ def test_deletions_beyond_get_deleted_reach_are_found_by_a_full_compare_of_ids(w
 # ---------------------------------------------------------------- the Command Center
 
 
-def test_command_center_shows_today_and_tomorrow_in_the_users_time_zone(world):
-    world.clock.current = world.now.replace(hour=20)  # 2026-07-01 20:00 UTC = 2026-07-02 05:00 in Tokyo
-    for offset, subject in enumerate(["yesterday", "today", "tomorrow", "later"]):
-        world.create(subject=subject, due_date=date(2026, 7, 1) + timedelta(days=offset))
+def test_command_center_shows_today_and_tomorrow_in_each_sellers_time_zone(world):
+    # 2026-07-01 23:30 UTC is already 2026-07-02 08:30 in Tokyo.
+    world.clock.current = world.now.replace(hour=23, minute=30)
+    set_seller_time_zone(world.conn, SELLER, "Asia/Tokyo")
+    london_user = next(r["Id"] for r in world.sf.records("User") if r["Id"] not in (world.owner_id,
+                                                                                     world.sf.integration_user_id))
+    add_seller(world.conn, "seller-utc", london_user)
+    for owner, who in ((world.owner_id, "tokyo"), (london_user, "utc")):
+        # Named by their UTC day: 06-30 yesterday, 07-01 today, 07-02 tomorrow, 07-03 later.
+        for offset, day in enumerate(["yesterday", "today", "tomorrow", "later"]):
+            world.create(subject=f"{who} {day}", due_date=date(2026, 6, 30) + timedelta(days=offset), owner_id=owner)
     world.run(enable=True)
 
-    utc = world.run()["command_center_tasks"]
-    assert (utc["today"], utc["due_today"], utc["due_tomorrow"]) == ("2026-07-01", 1, 1)
-
-    task_store.set_task_time_zone(world.conn, "Asia/Tokyo")
-    tokyo = world.run()["command_center_tasks"]
-    assert (tokyo["time_zone"], tokyo["today"], tokyo["due_today"], tokyo["due_tomorrow"]) == (
-        "Asia/Tokyo", "2026-07-02", 1, 1)
     shown = {row[0] for row in world.conn.execute("SELECT subject FROM command_center_tasks_at(%s)", (world.now,))}
-    assert shown == {"today", "tomorrow"}
+    # Tokyo's today is 07-02, tomorrow 07-03; the UTC seller's today is 07-01, tomorrow 07-02.
+    assert shown == {"tokyo tomorrow", "tokyo later", "utc today", "utc tomorrow"}
+    metadata = world.run()["command_center_tasks"]
+    assert (metadata["due_today"], metadata["due_tomorrow"], metadata["time_zones"]) == (2, 2, ["Asia/Tokyo"])
     world.conn.execute("SELECT count(*) FROM command_center_tasks").fetchone()  # the view itself works
-    with pytest.raises(ValueError):
-        task_store.set_task_time_zone(world.conn, "Mars/Olympus")
+    with pytest.raises(psycopg.errors.CheckViolation):
+        set_seller_time_zone(world.conn, SELLER, "Mars/Olympus")
 
 
 # ---------------------------------------------------------------- steady state: Actions -> Salesforce
@@ -269,37 +285,66 @@ def _linked(world):
     return task_id, salesforce_id
 
 
-def test_conflict_salesforce_edited_last_wins_the_whole_record(enabled_world):
+def test_conflict_edits_to_different_fields_on_both_sides_are_both_kept(enabled_world):
+    world = enabled_world
+    task_id, salesforce_id = _linked(world)
+    world.edit(task_id, subject="Actions subject")
+    world.advance(minutes=2)
+    world.sf.update("Task", salesforce_id, Description="notes from Salesforce")  # later, another field
+    world.advance(minutes=1)
+
+    metadata = world.run()["actions_tasks"]
+
+    assert metadata["pulled_conflicts_merged"] == 1
+    actions, salesforce = world.actions_task(task_id), world.sf_task(salesforce_id)
+    assert (actions["subject"], actions["notes"]) == ("Actions subject", "notes from Salesforce")
+    assert (salesforce["Subject"], salesforce["Description"]) == ("Actions subject", "notes from Salesforce")
+    world.advance(minutes=1)
+    again = world.run()["actions_tasks"]  # in step: nothing moves either way
+    assert (again["pulled_updated"], again["pushed_updated"]) == (0, 0)
+
+
+def test_conflict_on_one_field_goes_to_the_side_that_changed_it_last(enabled_world):
     world = enabled_world
     task_id, salesforce_id = _linked(world)
     world.edit(task_id, subject="Actions subject", priority="High")
     world.advance(minutes=2)
-    world.sf.update("Task", salesforce_id, Subject="Salesforce subject")  # later
+    world.sf.update("Task", salesforce_id, Subject="Salesforce subject")  # later, on the same field
     world.advance(minutes=1)
 
     metadata = world.run()["actions_tasks"]
 
-    assert metadata["pulled_conflicts_salesforce_won"] == 1
+    assert metadata["pulled_conflicts_merged"] == 1
     actions, salesforce = world.actions_task(task_id), world.sf_task(salesforce_id)
-    # Whole record: Actions' priority edit is replaced too.
-    assert (actions["subject"], actions["priority"]) == ("Salesforce subject", "Normal")
-    assert (salesforce["Subject"], salesforce["Priority"]) == ("Salesforce subject", "Normal")
+    # The subject goes to Salesforce (later); the priority only Actions changed stays Actions'.
+    assert (actions["subject"], actions["priority"]) == ("Salesforce subject", "High")
+    assert (salesforce["Subject"], salesforce["Priority"]) == ("Salesforce subject", "High")
 
 
-def test_conflict_actions_edited_last_wins_the_whole_record(enabled_world):
+def test_conflict_actions_edited_last_keeps_its_field_and_salesforces_others(enabled_world):
     world = enabled_world
     task_id, salesforce_id = _linked(world)
     world.sf.update("Task", salesforce_id, Subject="Salesforce subject", Priority="Low")
     world.advance(minutes=2)
-    world.edit(task_id, subject="Actions subject")  # later
+    world.edit(task_id, subject="Actions subject")  # later, on the same field
     world.advance(minutes=1)
 
-    metadata = world.run()["actions_tasks"]
+    world.run()
 
-    assert metadata["pulled_conflicts_actions_won"] == 1
     actions, salesforce = world.actions_task(task_id), world.sf_task(salesforce_id)
-    assert (actions["subject"], actions["priority"]) == ("Actions subject", "Normal")
-    assert (salesforce["Subject"], salesforce["Priority"]) == ("Actions subject", "Normal")
+    assert (actions["subject"], actions["priority"]) == ("Actions subject", "Low")
+    assert (salesforce["Subject"], salesforce["Priority"]) == ("Actions subject", "Low")
+
+
+def test_a_deletion_beats_a_later_edit_on_the_other_side(enabled_world):
+    world = enabled_world
+    task_id, salesforce_id = _linked(world)
+    world.sf.delete("Task", salesforce_id)
+    world.advance(minutes=2)
+    world.edit(task_id, subject="Edited after the deletion")
+    world.advance(minutes=1)
+    world.run()
+    assert world.actions_task(task_id) is None and world.sf_task(salesforce_id) is None
 
 
 def test_no_echo_a_change_the_sync_wrote_is_not_sent_back(enabled_world):
@@ -338,5 +383,6 @@ def test_a_task_salesforce_refuses_is_quarantined_then_retried_when_fixed(enable
 
 
 def test_actions_tasks_alone_before_the_first_import_fails_clearly(world):
-    task_store.enable_task_sync(world.conn, world.now)
+    world.enable()
+    apply_task_sync_settings(world.conn, world.now)  # applied, but the import was never read
     world.run(selection=[actions_tasks], expect_success=False)

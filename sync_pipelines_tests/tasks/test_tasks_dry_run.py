@@ -7,6 +7,7 @@ import dagster as dg
 
 from sync_pipelines.dry_run import DRY_RUN_TAG
 from sync_pipelines.store import tasks as task_store
+from sync_pipelines.store.task_sellers import read_task_sellers
 from sync_pipelines.tasks.jobs import task_sync_run_config
 from sync_pipelines_tests.tasks.conftest import TASK_ASSETS
 from sync_pipelines_tests.fixtures.database import table_snapshot
@@ -15,7 +16,8 @@ DUE = date(2026, 7, 3)
 WRITERS = ("salesforce_tasks", "actions_tasks")
 # What differs between a dry and a real run by design: the flag itself, the calls it did not make, timing.
 NOT_COMPARED = {"dry_run", "salesforce_api_calls", "duration_seconds"}
-TABLES = ("actions_task", "task_sync_setting", "task_sync_state", "salesforce_task_change", "task_quarantine")
+TABLES = ("actions_task", "actions_task_synced", "task_sync_seller", "task_sync_state", "salesforce_task_change",
+          "task_quarantine")
 
 
 def database_snapshot(database_url) -> dict:
@@ -29,8 +31,8 @@ def salesforce_snapshot(world) -> dict:
     return {"tasks": world.sf.records("Task", include_deleted=True), "write_calls": writes}
 
 
-def sync(world, *, enable: bool, dry_run: bool) -> dict[str, dict]:
-    run_config = task_sync_run_config(world.now.isoformat(), enable_sync=enable)
+def sync(world, *, dry_run: bool) -> dict[str, dict]:
+    run_config = task_sync_run_config(world.now.isoformat())
     result = dg.materialize(TASK_ASSETS, resources=world.resources(), run_config=run_config,
                             tags={DRY_RUN_TAG: "true"} if dry_run else None)
     assert result.success
@@ -46,10 +48,12 @@ def sync(world, *, enable: bool, dry_run: bool) -> dict[str, dict]:
 
 def dry_then_real(world, *, enable: bool = False) -> dict[str, dict]:
     """Dry run (asserting it changed nothing anywhere), then the real run with the same counts; returns them."""
+    if enable:
+        world.enable()  # the seller's choice, recorded by the Actions app
     before = database_snapshot(world.database_url), salesforce_snapshot(world)
-    dry = sync(world, enable=enable, dry_run=True)
+    dry = sync(world, dry_run=True)
     assert (database_snapshot(world.database_url), salesforce_snapshot(world)) == before, "nothing written anywhere"
-    real = sync(world, enable=enable, dry_run=False)
+    real = sync(world, dry_run=False)
     assert dry == real
     return real
 
@@ -59,11 +63,11 @@ def test_dry_run_writes_nothing_and_predicts_the_real_run(world):
     world.create(subject="Made before the sync", due_date=DUE)
     world.advance(minutes=5)
 
-    # The first enable: even the switch itself is rolled back by the dry run.
+    # The first enable: even the sync's record of it (task_sync_seller) is rolled back by the dry run.
     first = dry_then_real(world, enable=True)
     assert first["salesforce_tasks"]["mode"] == "initial"
     assert first["actions_tasks"]["pulled_inserted"] == 3
-    assert task_store.read_setting(world.conn).enabled
+    assert [s.pushes for s in read_task_sellers(world.conn)] == [True]
 
     # Changes on both sides: an Actions create, edit and delete, a Salesforce edit.
     world.advance(minutes=5)
