@@ -3,33 +3,27 @@
 
 import dagster as dg
 
+from sync_pipelines.count_checks import no_rows_check
 from sync_pipelines.people.assets import actions_people
 from sync_pipelines.resources import ActionsDatabase
 from sync_pipelines.store.extract_runs import last_full_extract_finished
 from sync_pipelines.store.people import person_backlog
 
 
-@dg.asset_check(asset=actions_people, blocking=True, description="No Marketo id appears twice in Actions.")
-def marketo_ids_unique(actions_db: ActionsDatabase) -> dg.AssetCheckResult:
-    with actions_db.connection() as conn:
-        (duplicated,) = conn.execute(
-            "SELECT count(*) FROM (SELECT marketo_id FROM actions_person GROUP BY 1 HAVING count(*) > 1) d"
-        ).fetchone()
-    return dg.AssetCheckResult(passed=duplicated == 0, metadata={"duplicated_marketo_ids": duplicated})
-
-
-@dg.asset_check(
-    asset=actions_people,
-    blocking=True,
-    description="Every Actions person has a Lead or Contact Owner in the latest Marketo extract.",
+marketo_ids_unique = no_rows_check(
+    asset=actions_people, name="marketo_ids_unique", blocking=True,
+    description="No Marketo id appears twice in Actions.",
+    count_sql="SELECT count(*) FROM (SELECT marketo_id FROM actions_person GROUP BY 1 HAVING count(*) > 1) d",
+    metric="duplicated_marketo_ids",
 )
-def every_person_has_an_owner(actions_db: ActionsDatabase) -> dg.AssetCheckResult:
-    with actions_db.connection() as conn:
-        (ownerless,) = conn.execute(
-            "SELECT count(*) FROM actions_person a "
-            "WHERE NOT EXISTS (SELECT 1 FROM sales_owned_people s WHERE s.marketo_id = a.marketo_id)"
-        ).fetchone()
-    return dg.AssetCheckResult(passed=ownerless == 0, metadata={"people_without_owner": ownerless})
+
+every_person_has_an_owner = no_rows_check(
+    asset=actions_people, name="every_person_has_an_owner", blocking=True,
+    description="Every Actions person has a Lead or Contact Owner in the latest Marketo extract.",
+    count_sql="SELECT count(*) FROM actions_person a "
+              "WHERE NOT EXISTS (SELECT 1 FROM sales_owned_people s WHERE s.marketo_id = a.marketo_id)",
+    metric="people_without_owner",
+)
 
 
 @dg.asset_check(
