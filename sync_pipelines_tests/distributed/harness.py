@@ -114,9 +114,12 @@ class Deployment:
         return {"execution": {"config": {"backend": BACKEND_URL, "config_source": {"task_default_queue": self.queue}}}}
 
     def run_job(self, job: str, *, executor: str, run_config: dict | None = None,
-                tags: dict[str, str] | None = None) -> JobRun:
-        """`dagster job execute` of one job of the code location; waits for the run to end."""
+                tags: dict[str, str] | None = None, ops: str | None = None) -> JobRun:
+        """`dagster job execute` of one job of the code location (`ops`: its --op-selection); waits for the
+        run to end."""
         command = [str(VENV_BIN / "dagster"), "job", "execute", "-m", "sync_pipelines.definitions", "-j", job]
+        if ops:
+            command += ["--op-selection", ops]
         if run_config:
             path = self.home / f"run-{uuid.uuid4().hex[:8]}.yaml"
             path.write_text(json.dumps(run_config))  # JSON is YAML
