@@ -18,6 +18,7 @@ from sync_pipelines.activities.type_setup import ensure_activity_types
 from sync_pipelines.pinning import pin_marketo, pin_salesforce
 from sync_pipelines.resources import ActionsDatabase, MarketoResource, SalesforceResource
 from sync_pipelines.store import activities as store
+from sync_pipelines.table_metadata import table_spec_metadata
 from sync_pipelines.store.settings import effective_settings
 
 ACTIVITY_SETTINGS = ("log_emails", "log_calls", "email_logging_mode")
@@ -47,6 +48,7 @@ actions_sales_activities = dg.AssetSpec(
     group_name=GROUP,
     kinds={"postgres"},
     owners=OWNERS,
+    metadata=table_spec_metadata("actions_sales_activity"),
     description=(
         "The sales activity log that the Actions app writes (actions_sales_activity, with actions_seller): "
         "one row per email sent/opened/clicked/replied/bounced, call, or sales campaign change. External: "

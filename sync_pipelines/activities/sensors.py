@@ -16,6 +16,7 @@ from sync_pipelines.activities.log_cursor import LogCursor, advanced
 from sync_pipelines.resources import ActionsDatabase
 from sync_pipelines.store.activities import ids_in_ranges, log_gaps_between, log_high_water_mark
 from sync_pipelines.store.sync_control import NOT_STARTED, sync_started_at
+from sync_pipelines.table_metadata import table_metadata
 
 
 @dg.sensor(
@@ -35,6 +36,7 @@ def actions_activity_sensor(context: dg.SensorEvaluationContext, actions_db: Act
         if sync_started_at(conn) is None:
             return dg.SensorResult(cursor=context.cursor, skip_reason=NOT_STARTED)
         high, logged = log_high_water_mark(conn)
+        table = table_metadata(conn, "actions_sales_activity", rows=logged)
         if high < cursor.high:
             # The log was restored from an older backup: follow it from there.
             return dg.SensorResult(cursor=LogCursor(high=high).dump(),
@@ -56,6 +58,6 @@ def actions_activity_sensor(context: dg.SensorEvaluationContext, actions_db: Act
     observation = dg.AssetObservation(
         asset_key="actions_sales_activities",
         metadata={"high_water_mark": high, "activities_logged": logged, "new_ids_from": cursor.high + 1,
-                  "late_commits": len(late), "gaps_followed": len(following.gaps)},
+                  "late_commits": len(late), "gaps_followed": len(following.gaps), **table},
     )
     return dg.SensorResult(run_requests=[request], cursor=following.dump(), asset_events=[observation])

@@ -24,6 +24,12 @@ MARKETO, SALESFORCE = "marketo", "salesforce"
 # the table, because the store may not import the activities domain; activities.types re-exports them.
 EMAIL_TASK_TYPE = "Sales Email Sent"
 CALL_TASK_TYPE = "Received Sales Call"
+# The activity log the Actions app writes (actions_sales_activity; the contract is activities/README.md).
+ACTIVITY_LOG_COLUMNS = [
+    "activity_id", "marketo_id", "activity_type", "occurred_at", "seller_id", "email_subject", "email_body",
+    "template_name", "link_clicked", "bounce_details", "call_outcome", "call_status", "call_duration_seconds",
+    "call_notes", "campaign_id", "campaign_name", "logged_at", "source_key",
+]
 _LOCK_NAMESPACE = 0x4AC7  # advisory lock: one delivery run per destination at a time
 _LOCK_KEYS = {MARKETO: 1, SALESFORCE: 2}  # the lock's second key, per destination
 

@@ -1,7 +1,7 @@
 """The tables (and views) the sync's assets stand for: their columns with PostgreSQL types, and row counts.
 
 One column list per table, made of the lists the SQL itself uses (store/people.py, store/unsubscribes.py,
-store/tasks.py), never written a second time. A column's type follows from its name: a name has one type
+store/tasks.py, store/activities.py), never written a second time. A column's type follows from its name: a name has one type
 wherever it appears. sync_pipelines_tests/store/test_tables.py checks every list against the migrated
 schema, so a migration that adds, drops or retypes a column fails there until the lists say so. The assets'
 `dagster/column_schema` is made from these lists (sync_pipelines/table_metadata.py).
@@ -12,6 +12,7 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
+from sync_pipelines.store.activities import ACTIVITY_LOG_COLUMNS
 from sync_pipelines.store.people import EXTRACT_COLUMNS, PERSON_COLUMNS, PERSON_SYNC_COLUMNS
 from sync_pipelines.store.tasks import ACTIONS_TASK_COLUMNS, CHANGE_COLUMNS
 from sync_pipelines.store.unsubscribes import MARKETO_STATUS_COLUMNS, SALESFORCE_STATE_COLUMNS
@@ -28,12 +29,15 @@ TABLE_COLUMNS: dict[str, list[str]] = {
     "salesforce_task_change": CHANGE_COLUMNS,
     "actions_task": ACTIONS_TASK_COLUMNS,
     "command_center_tasks": ACTIONS_TASK_COLUMNS,  # a view over actions_task: the tasks due today and tomorrow
+    "actions_sales_activity": ACTIVITY_LOG_COLUMNS,  # written by the Actions app; the sync observes it
 }
 
 # Types by column name (PostgreSQL's own spelling, as format_type writes it); a name ending in _at is a
 # timestamp with time zone, any other name not listed is text.
 _TYPES = {
     "marketo_id": "bigint",
+    "activity_id": "bigint",
+    "call_duration_seconds": "integer",
     "task_id": "bigint",
     "actions_task_id": "bigint",
     "unsubscribed": "boolean",

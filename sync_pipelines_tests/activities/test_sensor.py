@@ -11,6 +11,7 @@ from sync_pipelines.activities.log_cursor import LogCursor
 from sync_pipelines.sandbox.activity_log import generate_activities, sellers_for_owners
 from sync_pipelines.resources import ActionsDatabase
 from sync_pipelines.store import activities as store
+from sync_pipelines.store.activities import ACTIVITY_LOG_COLUMNS
 from sync_pipelines.store.sync_control import NOT_STARTED, start_sync
 
 
@@ -46,6 +47,9 @@ def test_sensor_requests_one_run_per_new_range_and_advances_the_cursor(database_
     (observation,) = first.asset_events
     assert observation.asset_key == dg.AssetKey("actions_sales_activities")
     assert observation.metadata["high_water_mark"].value == 12
+    # The external log's table metadata rides on the observation.
+    assert observation.metadata["dagster/row_count"].value == 12
+    assert [c.name for c in observation.metadata["dagster/column_schema"].schema.columns] == ACTIVITY_LOG_COLUMNS
 
     quiet = _tick(database_url, first.cursor)
     assert not quiet.run_requests and LogCursor.parse(quiet.cursor) == LogCursor(high=12)
