@@ -7,18 +7,23 @@ reference for what the app must write: which table, which columns, which key mak
 - Sellers and their activity log (`actions_seller`, `actions_sales_activity`): the contract in
   sync_pipelines/activities/README.md. A `source_key` makes logging an activity idempotent.
 - Opt-outs and re-subscribes (`actions_unsubscribe` plus its audit event): sync_pipelines/unsubscribes/README.md.
+- Tasks (`actions_task`): created, edited, completed and deleted in Actions; every write moves `updated_at`,
+  which is how the sync sees a change to push. The seller's time zone decides their Command Center's days.
+- Settings (`actions_setting_change`): an admin's org default or a seller's own choice, append-only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 import pandas as pd
 import psycopg
 from psycopg import sql
 
 from sync_pipelines.store.copy import copy_frame
+from sync_pipelines.store.settings import normalize_value
 from sync_pipelines.store.unsubscribes import SOURCES, insert_events
 
 
@@ -95,3 +100,70 @@ def _record(conn: psycopg.Connection, marketo_id: int, opted_out: bool, at: date
             {"id": marketo_id, "out": opted_out, "source": source, "at": at},
         )
         insert_events(conn, [(marketo_id, source, opted_out, at, "recorded", None)])
+
+
+# --- tasks and the seller's time zone ----------------------------------------------------------
+
+
+def create_task(conn: psycopg.Connection, now: datetime, **fields: Any) -> int:
+    """A task created in Actions (fields: any content column, marketo_id); returns its task id."""
+    columns = ["origin", "created_at", "updated_at", *fields]
+    with conn.transaction():
+        (task_id,) = conn.execute(
+            f"INSERT INTO actions_task ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
+            " RETURNING task_id",
+            ["actions", now, now, *fields.values()],
+        ).fetchone()
+    return task_id
+
+
+def edit_task(conn: psycopg.Connection, task_id: int, now: datetime, **fields: Any) -> None:
+    """An edit in Actions (fields: content columns)."""
+    assignments = ", ".join(f"{name} = %s" for name in fields)
+    with conn.transaction():
+        conn.execute(
+            f"UPDATE actions_task SET {assignments}, updated_at = %s WHERE task_id = %s AND deleted_at IS NULL",
+            [*fields.values(), now, task_id],
+        )
+
+
+def complete_task(conn: psycopg.Connection, task_id: int, now: datetime) -> None:
+    edit_task(conn, task_id, now, status="Completed")
+
+
+def delete_task(conn: psycopg.Connection, task_id: int, now: datetime) -> None:
+    """A deletion in Actions: the row stays marked until the sync has deleted the task in Salesforce."""
+    with conn.transaction():
+        conn.execute("UPDATE actions_task SET deleted_at = %s, updated_at = %s WHERE task_id = %s", (now, now, task_id))
+
+
+def set_seller_time_zone(conn: psycopg.Connection, seller_id: str, time_zone: str) -> None:
+    """The seller's IANA time zone (e.g. Asia/Tokyo): what today and tomorrow mean in their Command Center.
+    The Actions app's write; an unknown zone is refused (a check on actions_seller)."""
+    with conn.transaction():
+        updated = conn.execute("UPDATE actions_seller SET time_zone = %s WHERE seller_id = %s",
+                               (time_zone, seller_id)).rowcount
+    if not updated:
+        raise ValueError(f"unknown seller: {seller_id!r}")
+
+
+# --- settings ----------------------------------------------------------------------------------
+
+
+def record_setting_change(
+    conn: psycopg.Connection,
+    setting: str,
+    value: Any,
+    *,
+    seller_id: str | None = None,
+    changed_at: datetime | None = None,
+) -> int:
+    """Record an admin's (seller_id None: the org default) or a seller's change; returns its change_id.
+    The Actions app's writer; the log is append-only."""
+    stored = normalize_value(setting, value)
+    row = conn.execute(
+        "INSERT INTO actions_setting_change (seller_id, setting, value, changed_at)"
+        " VALUES (%s, %s, %s, coalesce(%s, now())) RETURNING change_id",
+        (seller_id, setting, stored, changed_at),
+    ).fetchone()
+    return row[0]

@@ -1,7 +1,7 @@
 """Per-seller settings: the org default (an admin's choice), a seller's override ("My Account"), and the
 environment variables as the org default below both.
 
-The Actions app records every change with `record_setting_change` into `actions_setting_change`, an
+The Actions app records every change (`actions_app.record_setting_change`) into `actions_setting_change`, an
 append-only log, so a run can resolve a setting as it was at any instant (an activity's `logged_at`, the
 start of a run). The effective value of a setting for a seller at time T is:
 
@@ -103,25 +103,6 @@ def org_default(setting: str, environ: Mapping[str, str] | None = None) -> str:
     if raw is None or not raw.strip():
         return spec.default
     return normalize_value(setting, raw, source=f"environment variable {spec.env_var}")
-
-
-def record_setting_change(
-    conn: psycopg.Connection,
-    setting: str,
-    value: Any,
-    *,
-    seller_id: str | None = None,
-    changed_at: datetime | None = None,
-) -> int:
-    """Record an admin's (seller_id None: the org default) or a seller's change; returns its change_id.
-    The Actions app's writer; the log is append-only."""
-    stored = normalize_value(setting, value)
-    row = conn.execute(
-        "INSERT INTO actions_setting_change (seller_id, setting, value, changed_at)"
-        " VALUES (%s, %s, %s, coalesce(%s, now())) RETURNING change_id",
-        (seller_id, setting, stored, changed_at),
-    ).fetchone()
-    return row[0]
 
 
 def effective_settings(

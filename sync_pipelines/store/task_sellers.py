@@ -152,13 +152,3 @@ def _transition(old: SellerTaskSync, mode: str, moment: datetime, now: datetime,
         pulled_until = old.pulled_until if old.import_since is not None else (cursor or now)
         values |= {"pulled_until": pulled_until, "import_since": None, "import_staged": False}
     return SellerTaskSync(old.seller_id, old.owner_id, **values)
-
-
-def set_seller_time_zone(conn: psycopg.Connection, seller_id: str, time_zone: str) -> None:
-    """The seller's IANA time zone (e.g. Asia/Tokyo): what today and tomorrow mean in their Command Center.
-    The Actions app's write; an unknown zone is refused (a check on actions_seller)."""
-    with conn.transaction():
-        updated = conn.execute("UPDATE actions_seller SET time_zone = %s WHERE seller_id = %s",
-                               (time_zone, seller_id)).rowcount
-    if not updated:
-        raise ValueError(f"unknown seller: {seller_id!r}")

@@ -1,5 +1,5 @@
-"""The task tables: the Actions app's task writes and the task sync's keyed writes (whose tasks sync:
-store/task_sellers.py).
+"""The task tables: the task sync's keyed writes (whose tasks sync: store/task_sellers.py; the Actions app's own
+task writes: actions_app.py).
 
 Every sync write is keyed (Actions task id, Salesforce task id), so a rerun after a crash rewrites
 nothing that is already right. The Salesforce cursor moves in the same transaction as the changes it
@@ -29,43 +29,6 @@ _TASK_COLUMNS = ["task_id", "salesforce_task_id", *CONTENT_COLUMNS, "updated_at"
 ACTIONS_TASK_COLUMNS = [*_TASK_COLUMNS, "completed", "marketo_id", "origin", "created_at"]
 # The last version both sides agreed on (actions_task_synced), as columns synced_<name> beside the task's.
 SNAPSHOT_COLUMNS = [f"synced_{column}" for column in CONTENT_COLUMNS]
-
-
-# ---------------------------------------------------------------- the Actions app's own writes
-# The Actions app creates, edits, completes and deletes tasks; these are its writes (tests play the app
-# with them). Every write moves updated_at, which is how the sync sees a change to push.
-
-
-def create_task(conn: psycopg.Connection, now: datetime, **fields: Any) -> int:
-    """A task created in Actions (fields: any content column, marketo_id); returns its task id."""
-    columns = ["origin", "created_at", "updated_at", *fields]
-    with conn.transaction():
-        (task_id,) = conn.execute(
-            f"INSERT INTO actions_task ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
-            " RETURNING task_id",
-            ["actions", now, now, *fields.values()],
-        ).fetchone()
-    return task_id
-
-
-def edit_task(conn: psycopg.Connection, task_id: int, now: datetime, **fields: Any) -> None:
-    """An edit in Actions (fields: content columns)."""
-    assignments = ", ".join(f"{name} = %s" for name in fields)
-    with conn.transaction():
-        conn.execute(
-            f"UPDATE actions_task SET {assignments}, updated_at = %s WHERE task_id = %s AND deleted_at IS NULL",
-            [*fields.values(), now, task_id],
-        )
-
-
-def complete_task(conn: psycopg.Connection, task_id: int, now: datetime) -> None:
-    edit_task(conn, task_id, now, status="Completed")
-
-
-def delete_task(conn: psycopg.Connection, task_id: int, now: datetime) -> None:
-    """A deletion in Actions: the row stays marked until the sync has deleted the task in Salesforce."""
-    with conn.transaction():
-        conn.execute("UPDATE actions_task SET deleted_at = %s, updated_at = %s WHERE task_id = %s", (now, now, task_id))
 
 
 # ---------------------------------------------------------------- the sync state and staged changes

@@ -2,7 +2,7 @@
 
 Whose tasks sync is each seller's `task_sync` setting (the org default an admin chooses, or the seller's own
 under "My Account"; "don't sync" by default), recorded by the Actions app with
-`sync_pipelines.store.settings.record_setting_change` and applied by each run (store/task_sellers.py).
+`sync_pipelines.actions_app.record_setting_change` and applied by each run (store/task_sellers.py).
 
 Owns: its assets, checks, jobs, sensors and schedules, and the pure pandas transforms between them.
 May import: the clients (`marketo`, `salesforce`), `store` (all its SQL lives there), `resources`, `quota`,

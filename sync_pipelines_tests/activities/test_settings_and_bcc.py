@@ -12,7 +12,7 @@ from aiosmtpd.controller import Controller
 from sync_pipelines.activities.bcc import message_id
 from sync_pipelines.sandbox.activity_log import seed_activity_log
 from sync_pipelines.activities.settings import ActivitySettings
-from sync_pipelines.store.settings import record_setting_change
+from sync_pipelines.actions_app import record_setting_change
 from sync_pipelines_tests.activities.helpers import fan_out, log_activity, logged, salesforce_tasks_by_activity, states, sync_people
 
 

@@ -42,7 +42,6 @@ from sync_pipelines.sandbox.salesforce_app import serve_salesforce
 from sync_pipelines.sandbox.salesforce_state import SalesforceSandboxConfig
 from sync_pipelines.sandbox.seed import generate_people
 from sync_pipelines.sandbox.servers import serve_marketo
-from sync_pipelines.store import tasks as task_store
 from sync_pipelines.actions_app import record_opt_out
 from sync_pipelines_tests.activities.helpers import (
     actions_id_of,
@@ -295,7 +294,7 @@ class TaskScenario(Scenario):
             self._link_known(conn)
             for n in range(2):
                 label = f"r{round_no}-a{n}"
-                self.actions_ids[label] = task_store.create_task(
+                self.actions_ids[label] = actions_app.create_task(
                     conn, now, subject=f"{label} it's \"quoted\"", due_date=due, who_id=self.who_id,
                     owner_id=self.owner_id)
                 self.subjects[label] = f"{label} it's \"quoted\""
@@ -306,7 +305,7 @@ class TaskScenario(Scenario):
             on_salesforce = [p for p in picks if p in self.salesforce_ids]
             if linked:  # edit one in Actions, delete another in Actions
                 edit = linked[0]
-                task_store.edit_task(conn, self.actions_ids[edit], now, subject=f"{edit} edited in Actions {round_no}")
+                actions_app.edit_task(conn, self.actions_ids[edit], now, subject=f"{edit} edited in Actions {round_no}")
                 self.subjects[edit] = f"{edit} edited in Actions {round_no}"
             rest = [p for p in on_salesforce if p not in linked[:1]]
             if rest:  # edit one in Salesforce
@@ -317,7 +316,7 @@ class TaskScenario(Scenario):
                 org.delete("Task", self.salesforce_ids[rest[1]])
                 self.subjects[rest[1]] = None
             if len(linked) > 1 and linked[1] not in rest[:2]:  # delete one in Actions
-                task_store.delete_task(conn, self.actions_ids[linked[1]], now)
+                actions_app.delete_task(conn, self.actions_ids[linked[1]], now)
                 self.subjects[linked[1]] = None
 
     def _link_known(self, conn: psycopg.Connection) -> None:

@@ -11,10 +11,9 @@ from datetime import date, datetime, timezone
 import dagster as dg
 import psycopg
 
-from sync_pipelines import people, tasks, unsubscribes
+from sync_pipelines import actions_app, people, tasks, unsubscribes
 from sync_pipelines.people.fields import EXTRACT_FIELDS, SYNCED_FIELDS
 from sync_pipelines.sandbox.seed import generate_people
-from sync_pipelines.actions_app import record_opt_out
 from sync_pipelines.tasks.jobs import task_sync_run_config
 from sync_pipelines_tests.fixtures.sellers import task_seller
 from sync_pipelines_tests.reliability.helpers import expected_actions_people, fetch, resources
@@ -123,7 +122,7 @@ def test_unsubscribes_with_ids_and_names_that_would_break_soql(salesforce_sandbo
     load_people_with(database_url, {broken: {"sfdcContactId": INJECTION_ID},
                                     quoted: {"lastName": "O'Hara \\' OR '1'='1", "firstName": 'Zoë "Z"'}})
     with psycopg.connect(database_url) as conn:
-        record_opt_out(conn, quoted, datetime.now(timezone.utc))
+        actions_app.record_opt_out(conn, quoted, datetime.now(timezone.utc))
 
     result = dg.materialize([unsubscribes.salesforce_unsubscribes, unsubscribes.marketo_unsubscribe_status],
                             resources=resources(database_url, salesforce=salesforce_sandbox))
@@ -154,11 +153,10 @@ def test_tasks_with_missing_or_wrong_fields(salesforce_sandbox, salesforce_clock
     salesforce_clock.advance(minutes=1)
     now = salesforce_clock.current
     with psycopg.connect(database_url, autocommit=True) as conn:
-        from sync_pipelines.store import tasks as task_store
         mine = {"owner_id": org.integration_user_id, "due_date": date(2026, 7, 2)}
-        bad_who = task_store.create_task(conn, now, subject="bad who", who_id="00Q' OR '1'='1", **mine)
-        bad_status = task_store.create_task(conn, now, subject="bad status", status="Sleeping", **mine)
-        good = task_store.create_task(conn, now, subject=tricky + " from Actions", who_id=who, **mine)
+        bad_who = actions_app.create_task(conn, now, subject="bad who", who_id="00Q' OR '1'='1", **mine)
+        bad_status = actions_app.create_task(conn, now, subject="bad status", status="Sleeping", **mine)
+        good = actions_app.create_task(conn, now, subject=tricky + " from Actions", who_id=who, **mine)
     salesforce_clock.advance(minutes=1)
     run_config = task_sync_run_config(salesforce_clock.current.isoformat())
     assert dg.materialize(task_assets, resources=resources(database_url, salesforce=salesforce_sandbox),

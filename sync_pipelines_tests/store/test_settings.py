@@ -7,12 +7,12 @@ import psycopg
 import pytest
 
 from sync_pipelines import store
+from sync_pipelines.actions_app import record_setting_change
 from sync_pipelines.store.settings import (
     SettingValueError,
     effective_settings,
     org_default,
     org_settings,
-    record_setting_change,
     setting_sql,
 )
 

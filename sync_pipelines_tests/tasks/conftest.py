@@ -13,11 +13,11 @@ import dagster as dg
 import psycopg
 import pytest
 
+from sync_pipelines import actions_app
 from sync_pipelines import store
 from sync_pipelines.resources import ActionsDatabase, SalesforceResource
 from sync_pipelines.sandbox.salesforce_app import serve_salesforce
 from sync_pipelines.sandbox.salesforce_state import SalesforceSandboxConfig
-from sync_pipelines.store import tasks as task_store
 from sync_pipelines.store.sync_control import start_sync
 from sync_pipelines.tasks import actions_tasks, command_center_tasks, salesforce_tasks
 from sync_pipelines.tasks.jobs import task_sync_run_config
@@ -93,10 +93,10 @@ class TaskWorld:
     # -- the Actions app
     def create(self, **fields: Any) -> int:
         """A task the seller makes in Actions (owned by the seller's Salesforce user unless told otherwise)."""
-        return task_store.create_task(self.conn, self.now, **{"owner_id": self.owner_id, **fields})
+        return actions_app.create_task(self.conn, self.now, **{"owner_id": self.owner_id, **fields})
 
     def edit(self, task_id: int, **fields: Any) -> None:
-        task_store.edit_task(self.conn, task_id, self.now, **fields)
+        actions_app.edit_task(self.conn, task_id, self.now, **fields)
 
     def actions_task(self, task_id: int) -> dict[str, Any] | None:
         row = self.conn.execute(

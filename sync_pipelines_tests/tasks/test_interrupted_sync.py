@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from sync_pipelines.store import tasks as task_store
+from sync_pipelines import actions_app
 from sync_pipelines.tasks import actions_tasks, salesforce_tasks
 
 DUE = date(2026, 7, 3)
@@ -21,8 +21,8 @@ def _prepare_changes_on_both_sides(world):
     world.advance(minutes=1)
     world.create(subject="new in Actions", due_date=DUE)
     world.edit(edited, subject="edited in Actions")
-    task_store.complete_task(world.conn, completed, world.now)
-    task_store.delete_task(world.conn, deleted, world.now)
+    actions_app.complete_task(world.conn, completed, world.now)
+    actions_app.delete_task(world.conn, deleted, world.now)
     world.sf.create("Task", Subject="new in Salesforce", ActivityDate=DUE)
     world.sf.update("Task", sf_edited, Subject="edited in Salesforce")
     world.sf.delete("Task", sf_deleted)
@@ -91,7 +91,7 @@ def test_a_run_with_every_salesforce_write_refused_then_a_clean_run_delivers_eve
     world.advance(minutes=1)
     created = world.create(subject="new in Actions", due_date=DUE)
     world.edit(edited, subject="edited in Actions")
-    task_store.complete_task(world.conn, completed, world.now)
+    actions_app.complete_task(world.conn, completed, world.now)
     world.advance(minutes=1)
 
     world.sf.inject_errors("UNABLE_TO_LOCK_ROW", 100_000, path_prefix="composite/sobjects")

@@ -5,8 +5,9 @@ from datetime import date, timedelta
 import psycopg
 import pytest
 
-from sync_pipelines.store import tasks as task_store
-from sync_pipelines.store.task_sellers import apply_task_sync_settings, read_task_sellers, set_seller_time_zone
+from sync_pipelines import actions_app
+from sync_pipelines.actions_app import set_seller_time_zone
+from sync_pipelines.store.task_sellers import apply_task_sync_settings, read_task_sellers
 from sync_pipelines.tasks import actions_tasks
 from sync_pipelines_tests.fixtures.sellers import add_seller, choose_task_sync
 from sync_pipelines_tests.tasks.conftest import SELLER
@@ -212,7 +213,7 @@ def test_actions_edit_reaches_salesforce(enabled_world):
 def test_actions_complete_reaches_salesforce(enabled_world):
     world = enabled_world
     task_id, salesforce_id = _pushed(world)
-    task_store.complete_task(world.conn, task_id, world.now)
+    actions_app.complete_task(world.conn, task_id, world.now)
     world.advance(minutes=1)
     world.run()
     assert world.sf_task(salesforce_id)["IsClosed"] is True
@@ -221,7 +222,7 @@ def test_actions_complete_reaches_salesforce(enabled_world):
 def test_actions_delete_reaches_salesforce(enabled_world):
     world = enabled_world
     task_id, salesforce_id = _pushed(world)
-    task_store.delete_task(world.conn, task_id, world.now)
+    actions_app.delete_task(world.conn, task_id, world.now)
     world.advance(minutes=1)
     assert world.run()["actions_tasks"]["pushed_deleted"] == 1
     assert world.sf_task(salesforce_id) is None

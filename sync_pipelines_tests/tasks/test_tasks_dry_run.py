@@ -5,8 +5,8 @@ from datetime import date
 
 import dagster as dg
 
+from sync_pipelines import actions_app
 from sync_pipelines.dry_run import DRY_RUN_TAG
-from sync_pipelines.store import tasks as task_store
 from sync_pipelines.store.task_sellers import read_task_sellers
 from sync_pipelines.tasks.jobs import task_sync_run_config
 from sync_pipelines_tests.tasks.conftest import TASK_ASSETS
@@ -74,7 +74,7 @@ def test_dry_run_writes_nothing_and_predicts_the_real_run(world):
     created = world.create(subject="Made after enabling", due_date=DUE, who_id=world.who_id)
     edited, deleted = (world.actions_by_salesforce_id(i)["task_id"] for i in sf_ids[:2])
     world.edit(edited, subject="Call back, edited in Actions")
-    task_store.delete_task(world.conn, deleted, world.now)
+    actions_app.delete_task(world.conn, deleted, world.now)
     world.sf.update("Task", sf_ids[2], Subject="Edited in Salesforce")
     world.advance(minutes=1)
 

@@ -57,7 +57,7 @@ def test_the_send_check_blocks_a_marketo_unsubscribe_within_one_sync_and_marketo
     assert metadata["marketo_unsubscribe_status"]["newly_unsubscribed"] == 1
 
     # The Marketo check is a setting: a seller who turned it off may email the person; others may not.
-    from sync_pipelines.store.settings import record_setting_change
+    from sync_pipelines.actions_app import record_setting_change
     with psycopg.connect(database_url) as conn:
         for seller in ("checks", "skips"):
             conn.execute("INSERT INTO actions_seller (seller_id, display_name, email) VALUES (%s, %s, %s)",
