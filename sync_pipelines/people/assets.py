@@ -11,7 +11,13 @@ from sync_pipelines import dry_run, pools
 from sync_pipelines.conventions import OWNERS
 from sync_pipelines.mass_change import MassRemovalConfig, Removal, guard_removal
 from sync_pipelines.people.freshness import ACTIONS_PEOPLE_FRESHNESS
-from sync_pipelines.people.full_extract import FIELDS, FullExtract, clean_chunks, repairs_frame, run_full_extract
+from sync_pipelines.people.full_extract import (
+    FullExtract,
+    clean_chunks,
+    fields_on_instance,
+    repairs_frame,
+    run_full_extract,
+)
 from sync_pipelines.pinning import pin_marketo
 from sync_pipelines.quota import stops_cleanly_on_quota
 from sync_pipelines.resources import ActionsDatabase, MarketoResource
@@ -70,13 +76,16 @@ def marketo_person_extract(
 ) -> dg.MaterializeResult:
     started_at, clock = datetime.now(timezone.utc), time.monotonic()
     with marketo.client() as client, actions_db.connection() as conn:
-        client.require_lead_fields(FIELDS)
+        fields, lacking = fields_on_instance(client)
+        if lacking:
+            context.log.warning(f"The Marketo instance has no {', '.join(lacking)} lead field(s): people are synced "
+                                "without them (lead/contact type, the send check's flags or the change time unknown)")
         # Write only what the pinned instance says. The pin gets a transaction of its own: left implicit,
         # it would hold open the one every per-window transaction of the full extract then nests in.
         with conn.transaction():
             pin_marketo(conn, client)
         if config.marketo_ids:
-            raw = client.get_leads("id", config.marketo_ids, FIELDS)  # before the transaction: no wait inside it
+            raw = client.get_leads("id", config.marketo_ids, fields)  # before the transaction: no wait inside it
             with conn.transaction():
                 extract = ExtractLoad(conn)
                 rejected: list[pd.DataFrame] = []
@@ -92,7 +101,8 @@ def marketo_person_extract(
             full_metadata = {}
         else:
             full = run_full_extract(
-                client, conn, smart_list_id=marketo.smart_list_id, extract_since=marketo.extract_since
+                client, conn, smart_list_id=marketo.smart_list_id, extract_since=marketo.extract_since,
+                fields=fields,
             )
             read, quarantined, counts, repaired = full.people_read, full.people_quarantined, full.counts, full.repaired
             full_metadata = _full_extract_metadata(full)
@@ -108,6 +118,7 @@ def marketo_person_extract(
     return dry_run.result(
         {
             "mode": "incremental" if config.marketo_ids else "full",
+            "missing_support_fields": dg.MetadataValue.json(lacking),
             "people_read": read,
             "people_quarantined": quarantined,
             "people_repaired": int(repaired["marketo_id"].nunique()),

@@ -26,5 +26,11 @@ SUPPORT_FIELDS = {
 
 EXTRACT_FIELDS = {**SYNCED_FIELDS, **SUPPORT_FIELDS}
 
+# Without these the sync cannot run: the 11 synced fields and the owner (which people qualify). The other
+# support fields only refine it (lead or contact, the send check's flags, the change time): an instance that
+# lacks one is synced without it, with a warning.
+REQUIRED_FIELDS = [*SYNCED_FIELDS, "sfdcLeadOwnerId"]
+OPTIONAL_FIELDS = [name for name in EXTRACT_FIELDS if name not in REQUIRED_FIELDS]
+
 # A change to one of these in Marketo can change the Actions person table.
 WATCHED_FIELDS = [name for name in EXTRACT_FIELDS if name not in ("id", "updatedAt")]

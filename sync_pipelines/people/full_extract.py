@@ -15,6 +15,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+import dagster as dg
 import pandas as pd
 import psycopg
 
@@ -23,7 +24,7 @@ from sync_pipelines.marketo.client import MarketoClient
 from sync_pipelines.marketo.errors import MarketoError
 from sync_pipelines.marketo.data_start import extract_start
 from sync_pipelines.marketo.dates import split_windows
-from sync_pipelines.people.fields import EXTRACT_FIELDS
+from sync_pipelines.people.fields import EXTRACT_FIELDS, OPTIONAL_FIELDS, REQUIRED_FIELDS
 from sync_pipelines.people.transforms import REPAIR_COLUMNS, normalize_extract
 from sync_pipelines.store.extract_runs import record_extract_finished
 from sync_pipelines.store.people import ExtractLoad, WriteCounts, forget_stale_quarantine, quarantine_people
@@ -64,12 +65,33 @@ class FullExtract:
     repaired: pd.DataFrame  # fields this run repaired (ids and field names; every repair is in person_repair)
 
 
+def fields_on_instance(client: MarketoClient) -> tuple[list[str], list[str]]:
+    """(the lead fields to read, the support fields the instance lacks), from its lead describe.
+
+    Fails naming every missing synced field and the owner field: without them nobody can be synced. A missing
+    support field (sfdcType, unsubscribed, emailInvalid, updatedAt) is only left out.
+    """
+    known = client.lead_fields()
+    missing = [name for name in REQUIRED_FIELDS if name not in known]
+    if missing:
+        raise dg.Failure(
+            description=(f"The Marketo instance's lead describe has no {', '.join(missing)} field (REST names). The "
+                         "sync needs the 11 synced fields and the owner (sfdcLeadOwnerId): add them, or give the API "
+                         "user access to them, then rerun. Nothing was synced."),
+            metadata={"missing_fields": dg.MetadataValue.json(missing)},
+        )
+    lacking = [name for name in OPTIONAL_FIELDS if name not in known]
+    return [name for name in FIELDS if name not in lacking], lacking
+
+
 def run_full_extract(
-    client: MarketoClient, conn: psycopg.Connection, *, smart_list_id: int | None, extract_since: str | None
+    client: MarketoClient, conn: psycopg.Connection, *, smart_list_id: int | None, extract_since: str | None,
+    fields: list[str] = FIELDS,
 ) -> FullExtract:
-    """Extract every person (by smart list, or by createdAt windows) into marketo_person_extract."""
+    """Extract every person (by smart list, or by createdAt windows) into marketo_person_extract.
+    fields: the lead fields to export (FIELDS less the support fields the instance lacks)."""
     hold_extract_writer(conn)
-    plan = {"fields": FIELDS, "smart_list_id": smart_list_id, "extract_since": extract_since}
+    plan = {"fields": fields, "smart_list_id": smart_list_id, "extract_since": extract_since}
     run = resumable_extract(conn, plan)
     span_source = "resumed"
     if run is None:
@@ -78,7 +100,7 @@ def run_full_extract(
     loaded_before = len(run.windows) - len(run.pending)
     requests = [ExportRequest(window.index, window.export_filter, window.export_id) for window in run.pending]
     finished_files = client.run_exports(
-        FIELDS, requests, on_created=lambda index, export_id: record_export_id(conn, run.extract_id, index, export_id)
+        fields, requests, on_created=lambda index, export_id: record_export_id(conn, run.extract_id, index, export_id)
     )
     exported, repairs = 0, []
     one_job = len(run.windows) == 1  # one window is the whole extract: load and merge it in one transaction
@@ -86,11 +108,11 @@ def run_full_extract(
         for finished in finished_files:
             try:
                 if one_job:
-                    counts = _load_and_merge(conn, run, client.read_export(finished, FIELDS), repairs)
+                    counts = _load_and_merge(conn, run, client.read_export(finished, fields), repairs)
                 else:
                     rejected: list[pd.DataFrame] = []
                     window_repairs: list[pd.DataFrame] = []
-                    chunks = clean_chunks(client.read_export(finished, FIELDS), rejected, window_repairs)
+                    chunks = clean_chunks(client.read_export(finished, fields), rejected, window_repairs)
                     stage_window(conn, run, finished.key, chunks, rejected, window_repairs)
                     repairs += window_repairs
             except MarketoError as error:

@@ -16,12 +16,15 @@ from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 
+from sync_pipelines.marketo.errors import MarketoError
 from sync_pipelines.people.changes import MERGE_LEADS, ids_from_deleted_leads, ids_from_lead_changes, ids_from_merges
 from sync_pipelines.people.fields import WATCHED_FIELDS
 from sync_pipelines.people.freshness import CHANGE_SENSOR_INTERVAL, confirm_current
 from sync_pipelines.people.jobs import incremental_run_config, person_sync_job
 from sync_pipelines.resources import ActionsDatabase, MarketoResource
 from sync_pipelines.store.sync_control import NOT_STARTED, sync_started_at
+
+FIELD_NOT_FOUND = "1006"  # Marketo: a requested field does not exist on the instance
 
 # Pages read per feed per tick (300 activities each): keeps a tick far inside Dagster's sensor timeout;
 # a larger backlog continues on the next tick.
@@ -60,6 +63,19 @@ def _read_feed(pages, extract_ids) -> tuple[set[int], str | None]:
     return ids, token
 
 
+def _read_lead_changes(client, token: str) -> tuple[set[int], str | None]:
+    """Changes to the watched fields. An instance without one of them (a support field; the extract fails on
+    a missing synced field) answers 1006: the describe then says which it has, and only those are asked."""
+    try:
+        return _read_feed(client.lead_changes(token, WATCHED_FIELDS), ids_from_lead_changes)
+    except MarketoError as error:
+        if error.code != FIELD_NOT_FOUND:
+            raise
+    known = client.lead_fields()
+    watched = [name for name in WATCHED_FIELDS if name in known]
+    return _read_feed(client.lead_changes(token, watched), ids_from_lead_changes)
+
+
 def _run_request(marketo_ids: list[int], run_key: str) -> dg.RunRequest:
     return dg.RunRequest(
         run_key=run_key,
@@ -94,7 +110,7 @@ def marketo_person_change_sensor(
         if cursor is None:
             start = client.paging_token(datetime.now(timezone.utc) - FIRST_TICK_LOOKBACK)
             return dg.SensorResult(cursor=ChangeCursor(start, start, start).dump(), skip_reason="Started following Marketo changes")
-        changed, lead_token = _read_feed(client.lead_changes(cursor.lead_changes, WATCHED_FIELDS), ids_from_lead_changes)
+        changed, lead_token = _read_lead_changes(client, cursor.lead_changes)
         deleted, deleted_token = _read_feed(client.deleted_leads(cursor.deleted_leads), ids_from_deleted_leads)
         merged, merge_token = _read_feed(client.activities(cursor.merges, [MERGE_LEADS]), ids_from_merges)
 

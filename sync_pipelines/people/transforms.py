@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sync_pipelines.people.fields import EXTRACT_FIELDS
+from sync_pipelines.people.fields import EXTRACT_FIELDS, REQUIRED_FIELDS
 from sync_pipelines.store.person_checks import REASON_SEPARATOR
 
 _FLAG_COLUMNS = ["unsubscribed", "email_invalid"]
@@ -47,9 +47,12 @@ def normalize_extract(
     Only rows without a usable id, or with a value that cannot be repaired without guessing (a flag or a
     timestamp that cannot be read), are quarantined.
     """
-    missing = [name for name in EXTRACT_FIELDS if name not in raw.columns]
+    missing = [name for name in REQUIRED_FIELDS if name not in raw.columns]
     if missing:
         raise ValueError(f"Marketo extract lacks the fields: {', '.join(missing)}")
+    absent = [name for name in EXTRACT_FIELDS if name not in raw.columns]
+    if absent:  # support fields the instance lacks (not requested): missing in every row
+        raw = raw.assign(**{name: None for name in absent})
 
     frame = raw[list(EXTRACT_FIELDS)].rename(columns=EXTRACT_FIELDS).reset_index(drop=True).astype(_TEXT)
     problems: dict[str, np.ndarray] = {}  # reason -> the rows it applies to (vectorised: no per-row lists)

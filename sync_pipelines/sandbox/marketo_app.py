@@ -27,7 +27,7 @@ from .faults import FaultPlan
 from .lost_reply import LOST_REPLY, LostReply
 from .marketo_bulk import BulkLeadExports
 from .marketo_fields import (ACTIVITY_TYPE_IDS, ACTIVITY_TYPES, CHANGE_DATA_VALUE,
-                             DEFAULT_LEAD_FIELDS, DELETE_LEAD, FIELDS_BY_NAME, FILTER_TYPES,
+                             DEFAULT_LEAD_FIELDS, DELETE_LEAD, FILTER_TYPES,
                              LEAD_FIELDS, NEW_LEAD, format_timestamp, lead_records,
                              parse_timestamp)
 from .marketo_errors import InjectedServerError, MarketoError
@@ -202,14 +202,14 @@ def _page_answer(items: list[dict], position: int, more: bool) -> dict:
             "moreResult": more}
 
 
-def _requested_fields(call: ApiCall, default: tuple[str, ...] | None = None) -> list[str]:
+def _requested_fields(sandbox: MarketoSandbox, call: ApiCall, default: tuple[str, ...] | None = None) -> list[str]:
     fields = call.get_list("fields")
     if not fields:
         if default is None:
             raise MarketoError("1003", "fields is required")
         return list(default)
     for name in fields:
-        if name not in FIELDS_BY_NAME:
+        if not sandbox.has_lead_field(name):
             raise MarketoError("1006", f"Field '{name}' not found")
     return fields
 
@@ -242,18 +242,18 @@ def _describe(sandbox: MarketoSandbox, exports: BulkLeadExports, call: ApiCall) 
         **({"length": f.length} if f.length else {}),
         "rest": {"name": f.name, "readOnly": not f.updateable},
         "soap": {"name": f.name[0].upper() + f.name[1:], "readOnly": not f.updateable},
-    } for f in LEAD_FIELDS]}
+    } for f in LEAD_FIELDS if sandbox.has_lead_field(f.name)]}
 
 
 def _describe2(sandbox: MarketoSandbox, exports: BulkLeadExports, call: ApiCall) -> dict:
-    searchable = [[name] for name in sorted(FILTER_TYPES) if name in FIELDS_BY_NAME]
+    searchable = [[name] for name in sorted(FILTER_TYPES) if sandbox.has_lead_field(name)]
     return {"result": [{
         "name": "API Lead",
         "searchableFields": searchable,
         "fields": [{"name": f.name, "displayName": f.display_name, "dataType": f.data_type,
                     **({"length": f.length} if f.length else {}),
                     "updateable": f.updateable, "crmManaged": f.crm_managed}
-                   for f in LEAD_FIELDS],
+                   for f in LEAD_FIELDS if sandbox.has_lead_field(f.name)],
     }]}
 
 
@@ -266,7 +266,7 @@ def _leads_by_filter(sandbox: MarketoSandbox, exports: BulkLeadExports, call: Ap
         raise MarketoError("1003", "filterValues is required")
     if len(values) > MAX_FILTER_VALUES:
         raise MarketoError("1003", f"filterValues exceeds the limit of {MAX_FILTER_VALUES}")
-    fields = _requested_fields(call, DEFAULT_LEAD_FIELDS)
+    fields = _requested_fields(sandbox, call, DEFAULT_LEAD_FIELDS)
     batch_size = call.batch_size()
     token = call.get("nextPageToken")
     offset = MarketoSandbox.decode_position(token) if token else 0
@@ -289,7 +289,7 @@ def _leads_by_filter(sandbox: MarketoSandbox, exports: BulkLeadExports, call: Ap
 
 
 def _lead_by_id(sandbox: MarketoSandbox, exports: BulkLeadExports, call: ApiCall) -> dict:
-    fields = _requested_fields(call, DEFAULT_LEAD_FIELDS)
+    fields = _requested_fields(sandbox, call, DEFAULT_LEAD_FIELDS)
     try:
         lead_id = int(call.path_params["lead_id"])
     except ValueError:
@@ -312,7 +312,7 @@ def _paging_token(sandbox: MarketoSandbox, exports: BulkLeadExports, call: ApiCa
 
 def _lead_changes(sandbox: MarketoSandbox, exports: BulkLeadExports, call: ApiCall) -> dict:
     position = MarketoSandbox.decode_position(call.require("nextPageToken"))
-    fields = set(_requested_fields(call))
+    fields = set(_requested_fields(sandbox, call))
     lead_ids = _lead_id_set(call)
 
     def accept(activity: dict) -> bool:

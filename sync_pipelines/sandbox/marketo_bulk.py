@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .marketo_fields import FIELDS_BY_NAME, format_timestamp, parse_timestamp
+from .marketo_fields import format_timestamp, parse_timestamp
 from .marketo_errors import MarketoError
 from .marketo_state import MarketoSandbox
 
@@ -98,7 +98,7 @@ class BulkLeadExports:
         fields = body.get("fields")
         if not isinstance(fields, list) or not fields:
             raise MarketoError("1003", "fields is required: a non-empty list of field names")
-        unknown = [name for name in fields if name not in FIELDS_BY_NAME]
+        unknown = [name for name in fields if not self._sandbox.has_lead_field(name)]
         if unknown:
             raise MarketoError("1003", f"Invalid fields: {', '.join(map(str, unknown))}")
         export_format = str(body.get("format") or "CSV").upper()

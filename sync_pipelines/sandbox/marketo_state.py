@@ -58,6 +58,9 @@ class MarketoSandboxConfig:
     bulk_daily_export_bytes: int = 500 * 1024 * 1024
     # Sandbox-only: extra delay inside every counted API call (slow answers; keeps calls in flight).
     latency_seconds: float = 0.0
+    # Lead fields this instance does not have (an instance without e.g. the LinkedIn field): absent from the
+    # describe endpoints, and refused where a request names them (1006 on REST, 1003 on a bulk export).
+    absent_lead_fields: tuple[str, ...] = ()
 
 
 @dataclass
@@ -86,6 +89,10 @@ class _Usage:
 
 class MarketoSandbox:
     """State of one emulated Marketo instance, with the admin operations tests use directly."""
+
+    def has_lead_field(self, name: str) -> bool:
+        """Whether this instance has the lead field `name` (a REST name)."""
+        return name in FIELDS_BY_NAME and name not in self.config.absent_lead_fields
 
     def __init__(self, config: MarketoSandboxConfig | None = None,
                  clock: Callable[[], datetime] | None = None):
