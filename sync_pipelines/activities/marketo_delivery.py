@@ -14,7 +14,6 @@ A dry run does every step but the insert: each batch is recorded as if Marketo h
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -25,14 +24,13 @@ import psycopg
 from sync_pipelines.activities import crash_injection
 from sync_pipelines.activities.transforms import delivered_in_read_back, marketo_activities
 from sync_pipelines.activities.types import ACTIVITY_TYPES
-from sync_pipelines.activities.unanswered import UnansweredStreak
+from sync_pipelines.activities.unanswered import UnansweredStreak, settle_unanswered
 from sync_pipelines.conventions import SAMPLE_SIZE
 from sync_pipelines.marketo.client import MarketoClient
 from sync_pipelines.marketo.custom_activities import MAX_INSERT, InsertInDoubt
 from sync_pipelines.marketo.errors import MarketoError
 from sync_pipelines.store import activities as store
 
-log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5  # a record failing transiently this often is quarantined
 TRANSIENT_RECORD_CODES = frozenset({"604", "606", "608", "611", "615", "713"})
@@ -123,10 +121,7 @@ class MarketoDelivery:
             results = self.client.custom_activities.insert([prepared.payloads[i] for i in ids])
         except InsertInDoubt as exc:
             # Never sent again blindly: the read-back settles the batch, and only what is missing goes back.
-            log.warning("Marketo insert of batch %s unanswered (%s); verifying", batch_id, exc.code)
-            self.counts.unanswered_calls += 1
-            self.verify(batch_id)
-            if self._unanswered.lost_one():
+            if settle_unanswered(self, batch_id, "Marketo insert", exc.code):
                 raise
             return
         except MarketoError:

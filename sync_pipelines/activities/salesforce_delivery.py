@@ -23,7 +23,6 @@ Dry run: every step but the upsert and the SMTP session; each batch is recorded 
 
 from __future__ import annotations
 
-import logging
 import smtplib
 from dataclasses import dataclass
 
@@ -36,7 +35,7 @@ from sync_pipelines.activities import crash_injection
 from sync_pipelines.activities.bcc import bcc_message, message_id, send_bcc, smtp_connection
 from sync_pipelines.activities.settings import ActivitySettings
 from sync_pipelines.activities.transforms import EXTERNAL_ID_FIELD, salesforce_tasks
-from sync_pipelines.activities.unanswered import UnansweredStreak
+from sync_pipelines.activities.unanswered import UnansweredStreak, settle_unanswered
 from sync_pipelines.chunks import chunked
 from sync_pipelines.conventions import SAMPLE_SIZE
 from sync_pipelines.salesforce.client import (
@@ -49,7 +48,6 @@ from sync_pipelines.salesforce.errors import SalesforceClientError, SalesforceUn
 from sync_pipelines.salesforce.soql import soql_in
 from sync_pipelines.store import activities as store
 
-log = logging.getLogger(__name__)
 
 API_BATCH = COLLECTION_SIZE  # one sObject Collections call per batch
 BCC_BATCH = 50  # messages per SMTP session
@@ -136,10 +134,7 @@ class SalesforceDelivery:
                                                   replay_unanswered=False)
         except SalesforceUnanswered as exc:
             # The upsert may have run: settle the batch by reading back, never by sending it again.
-            log.warning("Salesforce Task upsert of batch %s unanswered (%s); verifying", batch_id, exc.cause)
-            self.counts.unanswered_calls += 1
-            self.verify(batch_id)
-            if self._unanswered.lost_one():
+            if settle_unanswered(self, batch_id, "Salesforce Task upsert", exc.cause):
                 raise
             return
         except SalesforceClientError:
