@@ -9,8 +9,8 @@ machine or on Celery workers (deploy/README.md).
 A dry run (run tag `sync_pipelines/dry_run=true`, sync_pipelines/dry_run.py) keeps its would-be writes in one
 rolled-back PostgreSQL transaction that its steps share, so a later step counts what an earlier one would have
 written. A transaction cannot span processes: on `multiprocess` or `celery` a dry run of more than one step is
-refused before any step starts, with a message saying how to run it. A dry run of a single step runs on any
-executor.
+refused before any step starts, with a message saying how to run it. A dry run of a single step (one asset
+without its checks: a check is a step of its own) runs on any executor.
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ def dry_run_refusal(tags: Mapping[str, str], step_keys: Sequence[str], *, one_pr
         f"Refused before any step started: this dry run ({DRY_RUN_TAG}=true) has {len(step_keys)} steps "
         f"({', '.join(sorted(step_keys))}), and a dry run keeps every would-be write in one rolled-back database "
         "transaction that its steps share, which cannot span the processes of this executor. Run it in one "
-        f"process (a code location with {EXECUTOR_VARIABLE}=in_process), or dry-run one asset at a time."
+        f"process (a code location with {EXECUTOR_VARIABLE}=in_process), or dry-run one asset at a time without "
+        "its checks (a check is a step of its own and would read the committed data, not the dry run's)."
     )
 
 

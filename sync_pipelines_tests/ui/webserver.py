@@ -8,12 +8,14 @@ needed for a run launched from the UI.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -147,16 +149,28 @@ class DagsterWebserver:
             raise RuntimeError(f"GraphQL errors: {body['errors']}")
         return body["data"]
 
-    def launch_assets(self, *asset_names: str, tags: dict[str, str] | None = None) -> str:
-        """Launch a materialization of these assets as the UI's Materialize button does; return the run id."""
+    def launch_assets(self, *asset_names: str, tags: dict[str, str] | None = None, run_config: dict | None = None,
+                      with_checks: bool = True) -> str:
+        """Launch a materialization of these assets as the UI's Materialize button does (with their checks,
+        unless told otherwise); return the run id."""
+        return self.launch("__ASSET_JOB", asset_names=asset_names, tags=tags, run_config=run_config,
+                           with_checks=with_checks)
+
+    def launch(self, job_name: str, *, asset_names: Sequence[str] = (), tags: dict[str, str] | None = None,
+               run_config: dict | None = None, with_checks: bool = True) -> str:
+        """Launch a run of a job (or of some assets through the ad-hoc asset job) with these tags and run
+        config, as the launchpad does; return the run id."""
         selection = ", ".join(f'{{path: ["{name}"]}}' for name in asset_names)
+        selection = f", assetSelection: [{selection}]" if selection else ""
+        selection += "" if with_checks else ", assetCheckSelection: []"
         run_tags = ", ".join(f'{{key: "{key}", value: "{value}"}}' for key, value in (tags or {}).items())
         result = self.graphql(
             f"""mutation {{
               launchRun(executionParams: {{
                 selector: {{repositoryLocationName: "sync_pipelines", repositoryName: "__repository__",
-                            jobName: "__ASSET_JOB", assetSelection: [{selection}]}},
-                runConfigData: "{{}}", mode: "default", executionMetadata: {{tags: [{run_tags}]}}
+                            jobName: "{job_name}"{selection}}},
+                runConfigData: {json.dumps(json.dumps(run_config or {}))}, mode: "default",
+                executionMetadata: {{tags: [{run_tags}]}}
               }}) {{
                 __typename
                 ... on LaunchRunSuccess {{ run {{ runId }} }}
