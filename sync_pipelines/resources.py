@@ -98,6 +98,7 @@ class MarketoResource(DryRunAware):
             daily_call_budget=self.daily_call_budget,
             bulk_poll_max_seconds=poll,
             bulk_job_timeout_seconds=self.bulk_job_timeout_seconds,
+            read_only=self.dry_run,  # a dry run's writers send nothing; the client refuses any write they try
         )
         try:
             yield client
@@ -141,7 +142,7 @@ class SalesforceResource(DryRunAware):
                 client_id=sandbox["salesforce_client_id"], client_secret=sandbox["salesforce_client_secret"],
                 ca_bundle=sandbox["salesforce_ca_bundle"],
             )
-        with SalesforceClient(url, **settings) as client:
+        with SalesforceClient(url, **settings, read_only=self.dry_run) as client:
             yield client
 
 

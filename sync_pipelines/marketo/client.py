@@ -62,6 +62,7 @@ class MarketoClient:
         timeout_seconds: float = 60.0,
         max_retries: int = 6,
         retry_backoff_seconds: float = 1.0,
+        read_only: bool = False,
     ):
         """Defaults follow Adobe's advice for one integration: 50 calls / 20 s, 5 in flight.
 
@@ -69,6 +70,8 @@ class MarketoClient:
         MarketoQuotaExceeded when used up). `retry_backoff_seconds` is the first backoff step.
         Bulk export status polls start at 1 s and double up to `bulk_poll_max_seconds`; a job not
         finished `bulk_job_timeout_seconds` after it was queued fails the export with a clear message.
+        `read_only` (a dry run): every write (custom activity types and inserts) raises MarketoReadOnlyError
+        before anything is sent; reads, bulk exports included, work as usual.
         """
         self.base_url = base_url  # the instance root (org pinning reads its Munchkin id)
         limiter = CallLimiter(calls_per_window, window_seconds, max_concurrent)
@@ -85,7 +88,7 @@ class MarketoClient:
         self._exporter = LeadExporter(
             self._api, poll_max_seconds=bulk_poll_max_seconds, job_timeout_seconds=bulk_job_timeout_seconds
         )
-        self.custom_activities = CustomActivitiesApi(self._api)  # custom activity types and inserts
+        self.custom_activities = CustomActivitiesApi(self._api, read_only=read_only)  # types and inserts
         self._describe_lock = threading.Lock()
         self._lead_fields: dict[str, dict] | None = None
 

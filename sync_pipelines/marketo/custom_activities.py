@@ -18,7 +18,7 @@ from sync_pipelines.chunks import chunked
 
 from .api import MarketoApi
 from .dates import marketo_datetime
-from .errors import MarketoError, TransientMarketoError
+from .errors import MarketoError, MarketoReadOnlyError, TransientMarketoError
 
 MAX_INSERT = 300  # activities per POST /rest/v1/activities/external.json
 MAX_LEAD_IDS = 30  # leadIds per activities.json call
@@ -42,8 +42,9 @@ class TypeWriteInDoubt(WriteInDoubt):
 class CustomActivitiesApi:
     """The custom-activity endpoints; reached as `MarketoClient.custom_activities`."""
 
-    def __init__(self, api: MarketoApi):
+    def __init__(self, api: MarketoApi, *, read_only: bool = False):
         self._api = api
+        self._read_only = read_only  # a dry run's client: every write raises MarketoReadOnlyError
 
     # --- types ----------------------------------------------------------------------------------
 
@@ -76,6 +77,8 @@ class CustomActivitiesApi:
     def _write_once(self, path: str, body: dict | None, in_doubt: type[WriteInDoubt]) -> dict:
         """POST a write that must not run twice: only refusals that guarantee nothing ran are retried;
         any other failure raises `in_doubt`."""
+        if self._read_only:
+            raise MarketoReadOnlyError(path)
         try:
             return self._api.call("POST", path, json=body, retry_if=lambda exc: exc.code in NOT_EXECUTED_CODES)
         except TransientMarketoError as exc:

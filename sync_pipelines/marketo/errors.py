@@ -29,6 +29,13 @@ class MarketoError(Exception):
         super().__init__(f"Marketo error {self.code}: {message}")
 
 
+class MarketoReadOnlyError(RuntimeError):
+    """A write asked of a read-only client (a dry run's): refused before anything is sent."""
+
+    def __init__(self, path: str):
+        super().__init__(f"Read-only Marketo client (a dry run sends nothing): refused to send {path}")
+
+
 class MarketoAuthError(MarketoError):
     """The identity endpoint refused the client credentials (HTTP 401)."""
 

@@ -38,6 +38,7 @@ from sync_pipelines.chunks import chunked
 from sync_pipelines.salesforce.errors import (
     SalesforceAuthError,
     SalesforceQuotaExceeded,
+    SalesforceReadOnlyError,
     SalesforceRequestError,
     SalesforceUnanswered,
 )
@@ -144,12 +145,15 @@ class SalesforceClient:
         api_version: str = "62.0",
         max_retries: int = 5,
         backoff_seconds: float = 0.5,
+        read_only: bool = False,
     ):
         """Connect with client credentials (OAuth at `{instance_url}/services/oauth2/token`) or with
         username/password/security_token (simple-salesforce's SOAP login at `{domain}.salesforce.com`).
 
         `ca_bundle` is a PEM file of CAs to trust instead of the system store (the sandbox's CA).
         `backoff_seconds` is the first retry wait; later waits grow exponentially, with jitter.
+        `read_only` (a dry run): every write (update, upsert, delete) raises SalesforceReadOnlyError before
+        anything is sent; queries work as usual.
         """
         if not (client_id and client_secret) and not (username and password):
             raise ValueError("give client_id/client_secret or username/password")
@@ -160,6 +164,7 @@ class SalesforceClient:
         self.api_version = api_version
         self.max_retries = max_retries
         self.api_calls = 0
+        self.read_only = read_only
         self._credentials = {"client_id": client_id, "client_secret": client_secret, "username": username,
                              "password": password, "security_token": security_token, "domain": domain}
         self._http = self._make_session(ca_bundle)
@@ -346,6 +351,8 @@ class SalesforceClient:
         return self._in_collections(list(ids), send)
 
     def _in_collections(self, items: list[Any], send: Callable[[list[Any]], list[dict[str, Any]]]) -> list[RecordResult]:
+        if self.read_only and items:
+            raise SalesforceReadOnlyError("sObject Collections")
         results: list[RecordResult] = []
         for chunk in chunked(items, COLLECTION_SIZE):
             results.extend(self._send_chunk(chunk, send))

@@ -8,6 +8,13 @@ class SalesforceClientError(Exception):
     """Base class of everything the Salesforce client raises."""
 
 
+class SalesforceReadOnlyError(SalesforceClientError):
+    """A write asked of a read-only client (a dry run's): refused before anything is sent."""
+
+    def __init__(self, resource: str):
+        super().__init__(f"Read-only Salesforce client (a dry run sends nothing): refused a {resource} write")
+
+
 class SalesforceAuthError(SalesforceClientError):
     """Salesforce refused the configured credentials."""
 
