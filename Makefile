@@ -20,7 +20,7 @@ test: install
 
 # The README's pictures: the UI test, writing into docs/screenshots/ (`make test` writes to .sync_data/).
 screenshots: install
-	SYNC_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest -q -n 0 sync_pipelines_tests/ui/test_ui_end_to_end.py \
+	SYNC_SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest -q -n 0 sync_pipelines_tests/ui/test_ui_end_to_end.py sync_pipelines_tests/ui/test_ui_start_sync.py \
 		sync_pipelines_tests/ui/test_dry_run_celery.py
 
 demo: install
