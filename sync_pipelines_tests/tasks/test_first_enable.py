@@ -23,7 +23,7 @@ def test_first_enable_on_an_org_with_200_tasks(world):
         world.advance(minutes=21)
         owner = owners[n % len(owners)]
         touched[world.sf.create("Task", Subject=f"Task {n}", ActivityDate=DUE, OwnerId=owner)] = (owner, world.now)
-    for salesforce_id in list(touched)[:80:8]:  # old Tasks of every owner edited recently
+    for salesforce_id in list(touched)[:80:7]:  # old Tasks of every owner edited recently
         world.advance(minutes=3)
         world.sf.update("Task", salesforce_id, Description="touched again")
         touched[salesforce_id] = (touched[salesforce_id][0], world.now)
