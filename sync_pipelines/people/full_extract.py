@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 import pandas as pd
@@ -151,7 +151,9 @@ def _plan_windows(
     else:
         found = extract_start(client)
         since, source = (EARLIEST_POSSIBLE, "no lead found by id") if found is None else (found[0], "lowest lead ids")
-    until = datetime.now(timezone.utc)
+    # The filter is written to the second and endAt is inclusive: end on the next whole second, so that a
+    # lead created in the second the plan is made (12:00:00.5 is after an endAt of 12:00:00) is inside it.
+    until = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=1)
     filters = [created_at_filter(start, end) for start, end in split_windows(since, until, MAX_WINDOW)]
     return filters, (since, until), source
 

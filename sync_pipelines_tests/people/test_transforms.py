@@ -109,3 +109,17 @@ def test_arrow_backed_slices_are_checked_row_by_row():
     assert list(clean["marketo_id"]) == [2, 3] and bad.empty
     assert list(clean["first_name"]) == ["b", "c"]
     assert repairs[0]["marketo_id"].tolist() == [3]
+
+
+def test_the_last_window_covers_the_second_the_plan_is_made_in():
+    """Marketo's createdAt filter is written to the second and endAt is inclusive: a lead created at
+    12:00:00.5 while the plan is made at 12:00:00.7 must fall inside the last window, not after it."""
+    from datetime import datetime, timezone
+
+    from sync_pipelines.people.full_extract import _plan_windows
+
+    before = datetime.now(timezone.utc)
+    filters, (_, until), source = _plan_windows(None, None, "2026-01-01T00:00:00+00:00")
+    last_end = datetime.fromisoformat(filters[-1]["createdAt"]["endAt"].replace("Z", "+00:00"))
+    assert source == "MARKETO_EXTRACT_SINCE" and last_end == until
+    assert last_end >= before
