@@ -20,6 +20,8 @@ from bench.common import fresh_database, report, sandbox_marketo, sandbox_proces
 from sync_pipelines import people
 from sync_pipelines.people.sensors import marketo_person_change_sensor
 from sync_pipelines.resources import ActionsDatabase
+from sync_pipelines.store.sync_control import start_sync
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -30,8 +32,10 @@ def main() -> None:
         marketo = sandbox_marketo(sandbox)
         resources = {"marketo": marketo, "actions_db": ActionsDatabase(url=database_url)}
         assert dg.materialize(people.ASSETS, resources=resources).success
-        sensor_context = dg.build_sensor_context(instance=instance, resources={"marketo": marketo})
-        cursor = marketo_person_change_sensor(sensor_context).cursor
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            start_sync(conn)  # the sensor follows Marketo once the admin has started the sync
+        with dg.build_sensor_context(instance=instance, resources=resources) as sensor_context:
+            cursor = marketo_person_change_sensor(sensor_context).cursor
 
         with psycopg.connect(database_url) as conn:
             changed_ids = [row[0] for row in conn.execute("SELECT marketo_id FROM actions_person ORDER BY marketo_id LIMIT %s", (args.changed,))]
@@ -44,9 +48,8 @@ def main() -> None:
 
         calls_before_tick = api_calls()
         tick_started = time.monotonic()
-        tick = marketo_person_change_sensor(
-            dg.build_sensor_context(cursor=cursor, instance=instance, resources={"marketo": marketo})
-        )
+        with dg.build_sensor_context(cursor=cursor, instance=instance, resources=resources) as sensor_context:
+            tick = marketo_person_change_sensor(sensor_context)
         tick_seconds = time.monotonic() - tick_started
         tick_calls = api_calls() - calls_before_tick
         (request,) = tick.run_requests
