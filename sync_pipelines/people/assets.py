@@ -85,19 +85,8 @@ def marketo_person_extract(
         with conn.transaction():
             pin_marketo(conn, client)
         if config.marketo_ids:
-            raw = client.get_leads("id", config.marketo_ids, fields)  # before the transaction: no wait inside it
-            with conn.transaction():
-                extract = ExtractLoad(conn)
-                rejected: list[pd.DataFrame] = []
-                repairs: list[pd.DataFrame] = []
-                extract.load(clean_chunks([raw], rejected, repairs))
-                quarantined = sum(quarantine_people(conn, bad, started_at) for bad in rejected)
-                repaired = repairs_frame(repairs)
-                record_person_repairs(conn, repaired, started_at)
-                read = extract.loaded + quarantined
-                counts = extract.merge(scope_ids=config.marketo_ids)
-                forget_stale_quarantine(conn, started_at, marketo_ids=config.marketo_ids)
-                record_extract_finished(conn, "incremental", started_at)
+            read, quarantined, counts, repaired = _incremental_extract(client, conn, config.marketo_ids, fields,
+                                                                       started_at)
             full_metadata = {}
         else:
             full = run_full_extract(
@@ -137,6 +126,23 @@ def marketo_person_extract(
         },
         dry_run=actions_db.dry_run,
     )
+
+
+def _incremental_extract(client, conn, marketo_ids: list[int], fields: list[str], started_at: datetime):
+    """Just these people, fetched over REST and merged in one transaction: (read, quarantined, counts, repaired)."""
+    raw = client.get_leads("id", marketo_ids, fields)  # before the transaction: no wait inside it
+    with conn.transaction():
+        extract = ExtractLoad(conn)
+        rejected: list[pd.DataFrame] = []
+        repairs: list[pd.DataFrame] = []
+        extract.load(clean_chunks([raw], rejected, repairs))
+        quarantined = sum(quarantine_people(conn, bad, started_at) for bad in rejected)
+        repaired = repairs_frame(repairs)
+        record_person_repairs(conn, repaired, started_at)
+        counts = extract.merge(scope_ids=marketo_ids)
+        forget_stale_quarantine(conn, started_at, marketo_ids=marketo_ids)
+        record_extract_finished(conn, "incremental", started_at)
+    return extract.loaded + quarantined, quarantined, counts, repaired
 
 
 def _full_extract_metadata(full: FullExtract) -> dict:
