@@ -170,12 +170,11 @@ def _repair_summary(repaired: pd.DataFrame, *, limit: int) -> list[dict]:
     owners=OWNERS,
     deps=[marketo_person_extract],
     metadata=table_spec_metadata("sales_owned_people"),
-    description=(
-        "The extract narrowed to people with a Salesforce Lead Owner or Contact Owner (any user): the "
-        "sales_owned_people view. People sharing an email stay separate: Actions keys by Marketo id."
-    ),
 )
 def sales_owned_people(actions_db: ActionsDatabase) -> dg.MaterializeResult:
+    """The extract narrowed to people with a Salesforce Lead Owner or Contact Owner (any user): the
+    sales_owned_people view. People sharing an email stay separate: Actions keys by Marketo id.
+    """
     with actions_db.connection() as conn:
         # One pass over the owned people, grouped by email for the shared-email count. Case is folded in
         # ASCII only ("C" rules): addresses compare the same on every server, whatever its locale.

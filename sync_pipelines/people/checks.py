@@ -26,15 +26,12 @@ every_person_has_an_owner = no_rows_check(
 )
 
 
-@dg.asset_check(
-    asset=actions_people,
-    description=(
-        "The Actions person table holds exactly as many people as the latest full extract qualifies. A "
-        "warning, not an error, while the paced initial sync (person_batch_schedule) still has a backlog; "
-        "it fails until a full extract has finished (the qualified count is not known before)."
-    ),
-)
+@dg.asset_check(asset=actions_people)
 def row_count_matches_qualified(actions_db: ActionsDatabase) -> dg.AssetCheckResult:
+    """The Actions person table holds exactly as many people as the latest full extract qualifies. A warning,
+    not an error, while the paced initial sync (person_batch_schedule) still has a backlog; it fails until a
+    full extract has finished (the qualified count is not known before).
+    """
     with actions_db.connection() as conn:
         full_extract_at = last_full_extract_finished(conn)
         if full_extract_at is None:

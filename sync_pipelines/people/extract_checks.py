@@ -46,16 +46,12 @@ def quarantine_rate_under_threshold(actions_db: ActionsDatabase) -> dg.AssetChec
     )
 
 
-@dg.asset_check(
-    asset=sales_owned_people,
-    blocking=True,
-    description=(
-        "sales_owned_people is exactly the extract's people with an owner: every row has one, no Marketo id "
-        "appears twice, and the row count equals the owned rows counted in marketo_person_extract itself. "
-        "Blocking: actions_people is not synced from a view that breaks the product rule."
-    ),
-)
+@dg.asset_check(asset=sales_owned_people, blocking=True)
 def sales_owned_people_follow_the_owner_rule(actions_db: ActionsDatabase) -> dg.AssetCheckResult:
+    """sales_owned_people is exactly the extract's people with an owner: every row has one, no Marketo id
+    appears twice, and the row count equals the owned rows counted in marketo_person_extract itself.
+    Blocking: actions_people is not synced from a view that breaks the product rule.
+    """
     with actions_db.connection() as conn:
         owned = owned_summary(conn)
     passed = owned.without_owner == 0 and owned.repeated_ids == 0 and owned.rows == owned.owned_in_extract
@@ -70,15 +66,12 @@ def sales_owned_people_follow_the_owner_rule(actions_db: ActionsDatabase) -> dg.
     )
 
 
-@dg.asset_check(
-    asset=sales_owned_people,
-    description=(
-        "Every sales-owned person has the Salesforce record of their type (a Lead its lead id, a Contact its "
-        "contact id): an owner comes from Salesforce, and activities are logged as Tasks on that record. A "
-        "warning: such people still sync to Actions, their calls and emails are skipped for Salesforce."
-    ),
-)
+@dg.asset_check(asset=sales_owned_people)
 def every_owned_person_has_a_salesforce_record(actions_db: ActionsDatabase) -> dg.AssetCheckResult:
+    """Every sales-owned person has the Salesforce record of their type (a Lead its lead id, a Contact its
+    contact id): an owner comes from Salesforce, and activities are logged as Tasks on that record. A
+    warning: such people still sync to Actions, their calls and emails are skipped for Salesforce.
+    """
     with actions_db.connection() as conn:
         by_type, sample = owned_without_salesforce_record(conn, SAMPLE_SIZE)
     return dg.AssetCheckResult(

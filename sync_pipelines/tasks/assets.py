@@ -267,13 +267,12 @@ def actions_tasks(
     owners=OWNERS,
     deps=[actions_tasks],
     metadata=table_spec_metadata("command_center_tasks"),
-    description=(
-        "The Command Center: tasks due today and tomorrow, each in its seller's time zone "
-        "(actions_seller.time_zone of the seller whose Salesforce user owns the task; UTC when no seller "
-        "does). The command_center_tasks view shows them; every task is synced underneath whatever its due date."
-    ),
 )
 def command_center_tasks(config: TaskClockConfig, actions_db: ActionsDatabase) -> dg.MaterializeResult:
+    """The Command Center: tasks due today and tomorrow, each in its seller's time zone
+    (actions_seller.time_zone of the seller whose Salesforce user owns the task; UTC when no seller does).
+    The command_center_tasks view shows them; every task is synced underneath whatever its due date.
+    """
     now = config.clock()
     with actions_db.connection() as conn:
         due_today, due_tomorrow, completed, with_reminder = conn.execute(

@@ -121,13 +121,12 @@ def salesforce_unsubscribes(
     # The flags come from the people extract; actions_people decides whose flags are kept.
     deps=[dg.AssetKey("marketo_person_extract"), dg.AssetKey("actions_people")],
     metadata=table_spec_metadata("marketo_unsubscribe_status"),
-    description=(
-        "Marketo's unsubscribed (and, once extracted, emailInvalid) flag for every Actions person, copied from "
-        "the people extract: no Marketo API call, since the person sync already refreshes the extract "
-        "incrementally whenever `unsubscribed` changes. Feeds the person_send_check view (check_send)."
-    ),
 )
 def marketo_unsubscribe_status(actions_db: ActionsDatabase) -> dg.MaterializeResult:
+    """Marketo's unsubscribed (and, once extracted, emailInvalid) flag for every Actions person, copied from
+    the people extract: no Marketo API call, since the person sync already refreshes the extract
+    incrementally whenever `unsubscribed` changes. Feeds the person_send_check view (check_send).
+    """
     dry = actions_db.dry_run
     with actions_db.connection() as conn, conn.transaction():
         counts = refresh_marketo_status(conn, datetime.now(timezone.utc))
