@@ -107,6 +107,10 @@ class Deployment:
         env.update(services, SYNC_ENV="sandbox", SYNC_DATABASE_URL=database_url, DAGSTER_HOME=str(home),
                    DAGSTER_POSTGRES_URL=dagster_storage_url, SYNC_DATA_DIR=str(home / "sync_data"),
                    SYNC_CELERY_BROKER_URL=BROKER_URL, PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+        # Create Dagster's tables once, before any process of the deployment starts: two workers (or a worker
+        # and the webserver) that find an empty storage both create them, and one dies on "already exists".
+        subprocess.run([str(VENV_BIN / "dagster"), "instance", "migrate"], cwd=home, env=env, check=True,
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=JOB_TIMEOUT_SECONDS)
         return cls(home, env)
 
     def celery_run_config(self) -> dict:
