@@ -10,15 +10,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
-import psycopg
-
 from sync_pipelines.resources import MarketoResource
 from sync_pipelines.sandbox.seed import SANDBOX_CREATED_FROM
-from sync_pipelines.store.migrate import migrate_url
+from sync_pipelines_tests.fixtures.database import scratch_database
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -73,17 +70,8 @@ def sandbox_marketo(
 @contextmanager
 def fresh_database():
     """A new, migrated database on SYNC_BENCH_ADMIN_URL (default: the local server), dropped afterwards."""
-    admin = os.environ.get("SYNC_BENCH_ADMIN_URL", LOCAL_SERVER)
-    name = f"sync_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = psycopg.conninfo.make_conninfo(admin, dbname=name)
-        migrate_url(url)
+    with scratch_database(os.environ.get("SYNC_BENCH_ADMIN_URL", LOCAL_SERVER), prefix="sync_bench", migrated=True) as url:
         yield url
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def peak_memory_mib() -> float:

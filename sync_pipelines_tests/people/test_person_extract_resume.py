@@ -10,8 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
-from contextlib import contextmanager
 
 import dagster as dg
 import psycopg
@@ -21,7 +19,7 @@ from sync_pipelines.people.assets import marketo_person_extract
 from sync_pipelines.resources import ActionsDatabase, MarketoResource
 from sync_pipelines.sandbox.servers import MarketoSandboxConfig, serve_marketo
 from sync_pipelines.sandbox.seed import SANDBOX_CREATED_FROM
-from sync_pipelines.store.migrate import migrate_url
+from sync_pipelines_tests.fixtures.database import scratch_database
 
 # 18 months of people; each export job spends 0.3 s Queued and 0.3 s Processing (2 at a time).
 SANDBOX = MarketoSandboxConfig(size=600, seed=11, window_seconds=2.0, calls_per_window=1000,
@@ -53,20 +51,6 @@ def extract(marketo, database_url) -> dict:
 def extract_rows(database_url) -> list[tuple]:
     with psycopg.connect(database_url) as conn:
         return conn.execute(f"SELECT {EXTRACT_COLUMNS} FROM marketo_person_extract ORDER BY marketo_id").fetchall()
-
-
-@contextmanager
-def another_database(postgres_admin_url):
-    name = f"sync_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = psycopg.conninfo.make_conninfo(postgres_admin_url, dbname=name)
-        migrate_url(url)
-        yield url
-    finally:
-        with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def loaded_windows(database_url) -> tuple[int, dict[int, str]]:
@@ -123,7 +107,7 @@ def test_a_run_killed_half_way_resumes_without_exporting_a_loaded_window_again(m
         (staged,) = conn.execute("SELECT count(*) FROM person_extract_staged").fetchone()
         runs = conn.execute("SELECT count(*), count(merged_at) FROM person_extract_run").fetchone()
     assert staged == 0 and runs == (1, 1)
-    with another_database(postgres_admin_url) as unkilled:
+    with scratch_database(postgres_admin_url, migrated=True) as unkilled:
         extract(marketo, unkilled)
         assert extract_rows(database_url) == extract_rows(unkilled)
 
