@@ -14,8 +14,8 @@ import dagster as dg
 from sync_pipelines.activities.jobs import activity_fanout_job
 from sync_pipelines.activities.log_cursor import LogCursor, advanced
 from sync_pipelines.resources import ActionsDatabase
+from sync_pipelines.start_switch import until_sync_started
 from sync_pipelines.store.activities import ids_in_ranges, log_gaps_between, log_high_water_mark
-from sync_pipelines.store.sync_control import NOT_STARTED, sync_started_at
 from sync_pipelines.table_metadata import table_metadata
 
 
@@ -30,11 +30,10 @@ from sync_pipelines.table_metadata import table_metadata
         "started (make start-sync); what was logged before then is delivered on the first tick after."
     ),
 )
+@until_sync_started
 def actions_activity_sensor(context: dg.SensorEvaluationContext, actions_db: ActionsDatabase):
     cursor = LogCursor.parse(context.cursor)
     with actions_db.connection() as conn:
-        if sync_started_at(conn) is None:
-            return dg.SensorResult(cursor=context.cursor, skip_reason=NOT_STARTED)
         high, logged = log_high_water_mark(conn)
         table = table_metadata(conn, "actions_sales_activity", rows=logged)
         if high < cursor.high:

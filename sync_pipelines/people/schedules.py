@@ -13,9 +13,9 @@ import dagster as dg
 from sync_pipelines.environment import positive_int_setting
 from sync_pipelines.people.jobs import RUNS_IN_PROGRESS, person_sync_job
 from sync_pipelines.resources import ActionsDatabase
+from sync_pipelines.start_switch import until_sync_started
 from sync_pipelines.store.extract_runs import last_full_extract_finished
 from sync_pipelines.store.people import person_backlog
-from sync_pipelines.store.sync_control import NOT_STARTED, sync_started_at
 
 # The original product loads a new Actions instance at about 1,000 people per interval; both are
 # configurable from the environment. `make dev` users can load everything at once instead by
@@ -42,10 +42,9 @@ def _batch_in_progress(context: dg.ScheduleEvaluationContext) -> bool:
         "is empty. Progress shows as initial_sync_progress_percent on actions_people."
     ),
 )
+@until_sync_started
 def person_batch_schedule(context: dg.ScheduleEvaluationContext, actions_db: ActionsDatabase):
     with actions_db.connection() as conn:
-        if sync_started_at(conn) is None:
-            return dg.SkipReason(NOT_STARTED)
         extracted = last_full_extract_finished(conn) is not None
         backlog = person_backlog(conn) if extracted else None
     if extracted and backlog == 0:
@@ -76,10 +75,9 @@ def person_batch_schedule(context: dg.ScheduleEvaluationContext, actions_db: Act
         "load has finished."
     ),
 )
+@until_sync_started
 def person_reconciliation_schedule(context: dg.ScheduleEvaluationContext, actions_db: ActionsDatabase):
     with actions_db.connection() as conn:
-        if sync_started_at(conn) is None:
-            return dg.SkipReason(NOT_STARTED)
         if last_full_extract_finished(conn) is None or person_backlog(conn) > 0:
             return dg.SkipReason("The paced initial load (person_batch_schedule) has not finished yet")
     return dg.RunRequest(

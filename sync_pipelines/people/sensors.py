@@ -22,7 +22,7 @@ from sync_pipelines.people.fields import WATCHED_FIELDS
 from sync_pipelines.people.freshness import CHANGE_SENSOR_INTERVAL, confirm_current
 from sync_pipelines.people.jobs import incremental_run_config, person_sync_job
 from sync_pipelines.resources import ActionsDatabase, MarketoResource
-from sync_pipelines.store.sync_control import NOT_STARTED, sync_started_at
+from sync_pipelines.start_switch import until_sync_started
 
 FIELD_NOT_FOUND = "1006"  # Marketo: a requested field does not exist on the instance
 
@@ -97,14 +97,10 @@ def _run_request(marketo_ids: list[int], run_key: str) -> dg.RunRequest:
         "the sync is started (make start-sync)."
     ),
 )
+@until_sync_started
 def marketo_person_change_sensor(
     context: dg.SensorEvaluationContext, marketo: MarketoResource, actions_db: ActionsDatabase
 ):
-    with actions_db.connection() as conn:
-        started = sync_started_at(conn) is not None
-    if not started:
-        # The cursor stays as it is: the first tick after the start looks back from then.
-        return dg.SensorResult(cursor=context.cursor, skip_reason=NOT_STARTED)
     cursor = ChangeCursor.parse(context.cursor)
     with marketo.client() as client:
         if cursor is None:

@@ -1,7 +1,8 @@
 """The admin's one switch that starts the data sync ("initiate data sync"): the sync_control row.
 
 Sensors and schedules are RUNNING from the moment the code location loads, so nothing needs toggling one
-by one; each of them reads this switch first and skips, saying why, until an admin starts the sync.
+by one; each of them reads this switch first (start_switch.until_sync_started) and skips, saying why, until
+an admin starts the sync.
 """
 
 from __future__ import annotations

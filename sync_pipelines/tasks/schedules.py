@@ -3,7 +3,7 @@
 import dagster as dg
 
 from sync_pipelines.resources import ActionsDatabase
-from sync_pipelines.store.sync_control import NOT_STARTED, sync_started_at
+from sync_pipelines.start_switch import until_sync_started
 from sync_pipelines.store.task_sellers import read_task_sellers, task_sync_settings_due
 from sync_pipelines.tasks.freshness import TASK_SYNC_CRON
 from sync_pipelines.tasks.jobs import task_sync_job
@@ -19,10 +19,9 @@ from sync_pipelines.tasks.jobs import task_sync_job
         "edits reach Salesforce, and Salesforce changes the sensor missed are read. Skips while it is off."
     ),
 )
+@until_sync_started
 def task_sync_schedule(context: dg.ScheduleEvaluationContext, actions_db: ActionsDatabase):
     with actions_db.connection() as conn:
-        if sync_started_at(conn) is None:
-            return dg.SkipReason(NOT_STARTED)
         # A setting not applied yet counts: the run applies it (a first enable imports).
         enabled = any(s.pushes for s in read_task_sellers(conn)) or bool(
             task_sync_settings_due(conn, context.scheduled_execution_time))

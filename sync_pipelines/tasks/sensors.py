@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 import dagster as dg
 
 from sync_pipelines.resources import ActionsDatabase, SalesforceResource
-from sync_pipelines.store.sync_control import NOT_STARTED, sync_started_at
+from sync_pipelines.start_switch import until_sync_started
 from sync_pipelines.store.task_sellers import read_task_sellers, task_sync_settings_due
 from sync_pipelines.store.tasks import actions_change_mark, read_state
 from sync_pipelines.tasks.changes import changed_since
@@ -67,13 +67,12 @@ def _settings_request(due: list[tuple[str, str]]) -> dg.RunRequest:
         "each side; the cursor holds both marks."
     ),
 )
+@until_sync_started
 def salesforce_task_change_sensor(
     context: dg.SensorEvaluationContext, salesforce: SalesforceResource, actions_db: ActionsDatabase
 ):
     marks = read_cursor(context.cursor)
     with actions_db.connection() as conn:
-        if sync_started_at(conn) is None:
-            return dg.SensorResult(cursor=context.cursor, skip_reason=NOT_STARTED)
         due = task_sync_settings_due(conn, datetime.now(timezone.utc))
         if due:
             return dg.SensorResult(run_requests=[_settings_request(due)], cursor=context.cursor)

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from sync_pipelines.resources import ActionsDatabase
-from sync_pipelines.store.sync_control import NOT_STARTED, sync_started_at
+from sync_pipelines.start_switch import until_sync_started
 from sync_pipelines.unsubscribes.jobs import unsubscribe_sync_job
 
 
@@ -18,10 +18,8 @@ from sync_pipelines.unsubscribes.jobs import unsubscribe_sync_job
         "is started."
     ),
 )
+@until_sync_started
 def unsubscribe_sync_schedule(context: dg.ScheduleEvaluationContext, actions_db: ActionsDatabase):
-    with actions_db.connection() as conn:
-        if sync_started_at(conn) is None:
-            return dg.SkipReason(NOT_STARTED)
     return dg.RunRequest(
         run_key=f"unsubscribes-{context.scheduled_execution_time.isoformat()}",
         tags={"sync_pipelines/trigger": "schedule"},
