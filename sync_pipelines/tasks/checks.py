@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from sync_pipelines.count_checks import no_rows_check
 from sync_pipelines.resources import ActionsDatabase
 from sync_pipelines.tasks.assets import actions_tasks
 
@@ -32,11 +33,10 @@ def tasks_in_step_with_salesforce(actions_db: ActionsDatabase) -> dg.AssetCheckR
     )
 
 
-@dg.asset_check(asset=actions_tasks, blocking=True, description="No Salesforce task is linked to two Actions tasks.")
-def salesforce_task_ids_unique(actions_db: ActionsDatabase) -> dg.AssetCheckResult:
-    with actions_db.connection() as conn:
-        (duplicated,) = conn.execute(
-            "SELECT count(*) FROM (SELECT salesforce_task_id FROM actions_task WHERE salesforce_task_id IS NOT NULL"
-            " GROUP BY 1 HAVING count(*) > 1) d"
-        ).fetchone()
-    return dg.AssetCheckResult(passed=duplicated == 0, metadata={"duplicated_salesforce_task_ids": duplicated})
+salesforce_task_ids_unique = no_rows_check(
+    asset=actions_tasks, name="salesforce_task_ids_unique", blocking=True,
+    description="No Salesforce task is linked to two Actions tasks.",
+    count_sql="SELECT count(*) FROM (SELECT salesforce_task_id FROM actions_task WHERE salesforce_task_id IS NOT NULL"
+              " GROUP BY 1 HAVING count(*) > 1) d",
+    metric="duplicated_salesforce_task_ids",
+)
