@@ -10,6 +10,7 @@ run's tag.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 
 import dagster as dg
@@ -36,9 +37,13 @@ def materialization_tags(dry_run: bool) -> dict[str, str]:
     return {DRY_RUN_TAG: "true"} if dry_run else {}
 
 
-def result(metadata: Mapping[str, object], *, dry_run: bool) -> dg.MaterializeResult:
-    """An asset's MaterializeResult: `dry_run` in its metadata, and the dry-run tag when it is one."""
-    return dg.MaterializeResult(metadata={"dry_run": dry_run, **metadata}, tags=materialization_tags(dry_run))
+def result(metadata: Mapping[str, object], *, dry_run: bool, started: float | None = None) -> dg.MaterializeResult:
+    """An asset's MaterializeResult: `dry_run` in its metadata, and the dry-run tag when it is one.
+
+    started: the asset's `time.monotonic()` at its start; the metadata then says `duration_seconds`.
+    """
+    timing = {} if started is None else {"duration_seconds": round(time.monotonic() - started, 3)}
+    return dg.MaterializeResult(metadata={"dry_run": dry_run, **metadata, **timing}, tags=materialization_tags(dry_run))
 
 
 class DryRunAware(dg.ConfigurableResource):

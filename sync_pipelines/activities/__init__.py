@@ -7,6 +7,7 @@ May import: the clients (`marketo`, `salesforce`), `store` (all its SQL lives th
 
 import dagster as dg
 
+from sync_pipelines.conventions import in_domain
 from sync_pipelines.activities.assets import (
     actions_sales_activities,
     marketo_sales_activities,
@@ -23,7 +24,10 @@ from sync_pipelines.activities.sensors import actions_activity_sensor
 from sync_pipelines.activities.settings import settings_from_environment
 
 # In lineage order; tests and benchmarks materialize the group through this list.
-ASSETS = [actions_sales_activities, marketo_sales_activity_types, marketo_sales_activities, salesforce_activity_tasks]
+ASSETS = in_domain(
+    "activities",
+    [actions_sales_activities, marketo_sales_activity_types, marketo_sales_activities, salesforce_activity_tasks],
+)
 
 defs = dg.Definitions(
     assets=ASSETS,

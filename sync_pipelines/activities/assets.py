@@ -9,7 +9,6 @@ from datetime import datetime, timezone
 import dagster as dg
 import psycopg
 
-from sync_pipelines.conventions import OWNERS
 from sync_pipelines import dry_run, pools
 from sync_pipelines.activities.marketo_delivery import MarketoDelivery, approved_type_ids
 from sync_pipelines.activities.salesforce_delivery import SalesforceDelivery
@@ -22,8 +21,6 @@ from sync_pipelines.table_metadata import table_spec_metadata
 from sync_pipelines.store.settings import effective_settings
 
 ACTIVITY_SETTINGS = ("log_emails", "log_calls", "email_logging_mode")
-
-GROUP = "activities"
 
 
 @contextmanager
@@ -45,9 +42,7 @@ def _delivery_metadata(counts: object, sample: list[int], totals: dict[str, int]
 
 actions_sales_activities = dg.AssetSpec(
     key="actions_sales_activities",
-    group_name=GROUP,
     kinds={"postgres"},
-    owners=OWNERS,
     metadata=table_spec_metadata("actions_sales_activity"),
     description=(
         "The sales activity log that the Actions app writes (actions_sales_activity, with actions_seller): "
@@ -60,9 +55,7 @@ actions_sales_activities = dg.AssetSpec(
 
 @dg.asset(
     pool=pools.MARKETO,
-    group_name=GROUP,
     kinds={"marketo"},
-    owners=OWNERS,
     description=(
         "The 8 custom activity types of sales activities in Marketo (Sales Email Sent ... Removed from Sales "
         "Campaign), each with its attributes and an Actions Activity ID attribute, approved. Idempotent: a "
@@ -85,9 +78,7 @@ def marketo_sales_activity_types(
 
 @dg.asset(
     pool=pools.MARKETO,
-    group_name=GROUP,
     kinds={"marketo", "postgres"},
-    owners=OWNERS,
     # actions_people: each activity's person (and the Marketo lead it is logged on) comes from there
     deps=[actions_sales_activities, marketo_sales_activity_types, dg.AssetKey("actions_people")],
     description=(
@@ -114,17 +105,15 @@ def marketo_sales_activities(
         {
             **_delivery_metadata(counts, delivery.sample, totals),
             "marketo_api_calls": calls,
-            "duration_seconds": round(time.monotonic() - clock, 3),
         },
         dry_run=dry,
+        started=clock,
     )
 
 
 @dg.asset(
     pool=pools.SALESFORCE,
-    group_name=GROUP,
     kinds={"salesforce", "postgres"},
-    owners=OWNERS,
     # actions_people: the Salesforce Lead/Contact id a Task is logged on comes from the person table
     deps=[actions_sales_activities, dg.AssetKey("actions_people")],
     description=(
@@ -162,7 +151,7 @@ def salesforce_activity_tasks(
             "org_default_log_calls": activity_settings.log_calls,
             "seller_settings_now": dg.MetadataValue.json(seller_settings),
             "salesforce_api_calls": calls,
-            "duration_seconds": round(time.monotonic() - clock, 3),
         },
         dry_run=dry,
+        started=clock,
     )

@@ -24,8 +24,7 @@ import psycopg
 from sync_pipelines.activities import crash_injection
 from sync_pipelines.activities.transforms import delivered_in_read_back, marketo_activities
 from sync_pipelines.activities.types import ACTIVITY_TYPES
-from sync_pipelines.activities.unanswered import UnansweredStreak, settle_unanswered
-from sync_pipelines.conventions import SAMPLE_SIZE
+from sync_pipelines.activities.delivery_run import DeliveryRun
 from sync_pipelines.marketo.client import MarketoClient
 from sync_pipelines.marketo.custom_activities import MAX_INSERT, InsertInDoubt
 from sync_pipelines.marketo.errors import MarketoError
@@ -72,21 +71,17 @@ def approved_type_ids(client: MarketoClient, *, dry_run: bool = False) -> dict[s
     return {spec.name: 0 if spec.name in missing else int(by_api_name[spec.api_name]["id"]) for spec in ACTIVITY_TYPES}
 
 
-class MarketoDelivery:
-    """One delivery run on an autocommit connection (each `transaction()` block is one commit).
+class MarketoDelivery(DeliveryRun):
+    """A delivery run to Marketo: custom activities inserted in batches (none in a dry run)."""
 
-    dry_run: on the run's shared dry-run connection instead; nothing is inserted in Marketo.
-    """
+    destination = store.MARKETO
 
     def __init__(self, conn: psycopg.Connection, client: MarketoClient, type_ids: dict[str, int],
                  *, dry_run: bool = False):
-        self.conn = conn
+        super().__init__(conn, dry_run=dry_run)
         self.client = client
         self.type_ids = type_ids
-        self.dry_run = dry_run
         self.counts = MarketoDeliveryCounts()
-        self.sample: list[int] = []
-        self._unanswered = UnansweredStreak()
 
     def run(self) -> MarketoDeliveryCounts:
         with self.conn.transaction():
@@ -105,30 +100,25 @@ class MarketoDelivery:
         self.counts.batches += 1
         rows = store.batch_rows(self.conn, store.MARKETO, batch_id)
         prepared = marketo_activities(rows, self.type_ids)
-        if prepared.quarantined:
-            with self.conn.transaction():
-                self.counts.quarantined += store.mark_quarantined(self.conn, store.MARKETO, prepared.quarantined)
-        ids = list(prepared.payloads)
-        if not ids:
-            return
-        self.counts.sent += len(ids)
-        self.sample += ids[: SAMPLE_SIZE - len(self.sample)]
+        ids = self.to_send(prepared.payloads, prepared.quarantined)
         if self.dry_run:  # recorded as if Marketo added every record; the insert is not made
-            with self.conn.transaction():
-                self.counts.delivered += store.mark_delivered(self.conn, store.MARKETO, dict.fromkeys(ids))
-            return
+            self.counts.delivered += self.record_dry_run(dict.fromkeys(ids))
+        elif ids:
+            self._insert(batch_id, prepared.payloads, ids)
+
+    def _insert(self, batch_id: str, payloads: dict[int, dict], ids: list[int]) -> None:
         try:
-            results = self.client.custom_activities.insert([prepared.payloads[i] for i in ids])
+            results = self.client.custom_activities.insert([payloads[i] for i in ids])
         except InsertInDoubt as exc:
             # Never sent again blindly: the read-back settles the batch, and only what is missing goes back.
-            if settle_unanswered(self, batch_id, "Marketo insert", exc.code):
+            if self.settle_unanswered(batch_id, "Marketo insert", exc.code):
                 raise
             return
         except MarketoError:
             with self.conn.transaction():  # refused before anything ran: nothing is in doubt
                 store.release(self.conn, store.MARKETO, ids)
             raise
-        self._unanswered.answered()
+        self.answered()
         crash_injection.reached_after_send(store.MARKETO, batch_id)
         self._record(ids, results)
 

@@ -35,9 +35,8 @@ from sync_pipelines.activities import crash_injection
 from sync_pipelines.activities.bcc import bcc_message, message_id, send_bcc, smtp_connection
 from sync_pipelines.activities.settings import ActivitySettings
 from sync_pipelines.activities.transforms import EXTERNAL_ID_FIELD, salesforce_tasks
-from sync_pipelines.activities.unanswered import UnansweredStreak, settle_unanswered
+from sync_pipelines.activities.delivery_run import DeliveryRun
 from sync_pipelines.chunks import chunked
-from sync_pipelines.conventions import SAMPLE_SIZE
 from sync_pipelines.salesforce.client import (
     COLLECTION_SIZE,
     RETRYABLE_CODES,
@@ -78,21 +77,17 @@ class SalesforceDeliveryCounts:
     requeued_after_person_change: int = 0
 
 
-class SalesforceDelivery:
-    """One delivery run on an autocommit connection (each `transaction()` block is one commit).
+class SalesforceDelivery(DeliveryRun):
+    """A delivery run to Salesforce: Tasks upserted through the API, email by BCC (none in a dry run)."""
 
-    dry_run: on the run's shared dry-run connection instead; no Task is written and no mail is sent.
-    """
+    destination = store.SALESFORCE
 
     def __init__(self, conn: psycopg.Connection, client: SalesforceClient | None, settings: ActivitySettings,
                  *, dry_run: bool = False):
-        self.conn = conn
+        super().__init__(conn, dry_run=dry_run)
         self.client = client
         self.settings = settings
-        self.dry_run = dry_run
         self.counts = SalesforceDeliveryCounts()
-        self.sample: list[int] = []
-        self._unanswered = UnansweredStreak()
         self._context: dict[str, tuple[str | None, str | None]] = {}  # per run: Contact -> (Account, open Opportunity)
 
     def run(self) -> SalesforceDeliveryCounts:
@@ -118,32 +113,28 @@ class SalesforceDelivery:
     def send_tasks(self, batch_id: str) -> None:
         rows = self._with_what_ids(store.batch_rows(self.conn, store.SALESFORCE, batch_id))
         prepared = salesforce_tasks(rows)
-        if prepared.quarantined:
-            with self.conn.transaction():
-                self.counts.quarantined += store.mark_quarantined(self.conn, store.SALESFORCE, prepared.quarantined)
-        ids = list(prepared.payloads)
-        if not ids:
-            return
-        self._note_sent(ids)
+        ids = self.to_send(prepared.payloads, prepared.quarantined)
         if self.dry_run:  # recorded as if Salesforce accepted every Task; the upsert is not made
-            with self.conn.transaction():
-                self.counts.tasks_delivered += store.mark_delivered(self.conn, store.SALESFORCE, dict.fromkeys(ids))
-            return
+            self.counts.tasks_delivered += self.record_dry_run(dict.fromkeys(ids))
+        elif ids:
+            self._upsert_tasks(batch_id, prepared.payloads, ids)
+
+    def _upsert_tasks(self, batch_id: str, payloads: dict[int, dict], ids: list[int]) -> None:
         try:
-            results = self._client().upsert_many("Task", EXTERNAL_ID_FIELD, [prepared.payloads[i] for i in ids],
+            results = self._client().upsert_many("Task", EXTERNAL_ID_FIELD, [payloads[i] for i in ids],
                                                   replay_unanswered=False)
         except SalesforceUnanswered as exc:
             # The upsert may have run: settle the batch by reading back, never by sending it again.
-            if settle_unanswered(self, batch_id, "Salesforce Task upsert", exc.cause):
+            if self.settle_unanswered(batch_id, "Salesforce Task upsert", exc.cause):
                 raise
             return
         except SalesforceClientError:
             # Whether the call ran is unknown: settle the batch now, then stop the run.
             self.verify(batch_id)
             raise
-        self._unanswered.answered()
+        self.answered()
         crash_injection.reached_after_send(store.SALESFORCE, batch_id)
-        self._settle(ids, results, prepared.payloads)
+        self._settle(ids, results, payloads)
 
     def _settle(self, ids: list[int], results: list, payloads: dict[int, dict]) -> None:
         """Record each Task's answer: delivered, retried later (row lock, converted Lead) or quarantined."""
@@ -194,14 +185,9 @@ class SalesforceDelivery:
                 messages[int(row["activity_id"])] = bcc_message(row)
             except ValueError as exc:
                 bad[int(row["activity_id"])] = f"cannot build the BCC message: {exc}"
-        if bad:
-            with self.conn.transaction():
-                self.counts.quarantined += store.mark_quarantined(self.conn, store.SALESFORCE, bad)
-        self._note_sent(list(messages))
+        self.to_send(messages, bad)
         if self.dry_run:  # recorded as if the relay accepted every message; no SMTP session is opened
-            with self.conn.transaction():
-                self.counts.emails_mailed += store.mark_delivered(
-                    self.conn, store.SALESFORCE, {i: message_id(i) for i in messages})
+            self.counts.emails_mailed += self.record_dry_run({i: message_id(i) for i in messages})
             return
         s = self.settings
         attempts = store.attempts(self.conn, store.SALESFORCE, list(messages))
@@ -233,10 +219,6 @@ class SalesforceDelivery:
             untouched = [i for i in messages if i not in sent][1:]
             self._release(untouched)
             raise
-
-    def _note_sent(self, activity_ids: list[int]) -> None:
-        self.counts.sent += len(activity_ids)
-        self.sample += activity_ids[: SAMPLE_SIZE - len(self.sample)]
 
     def _release(self, activity_ids: list[int]) -> None:
         with self.conn.transaction():

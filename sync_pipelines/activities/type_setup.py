@@ -8,7 +8,7 @@ the pass ends, and the next pass reads the types again and writes only what is s
 from dataclasses import dataclass
 
 from sync_pipelines.activities.types import ACTIVITY_TYPES
-from sync_pipelines.activities.unanswered import UnansweredStreak
+from sync_pipelines.activities.delivery_run import UnansweredStreak
 from sync_pipelines.marketo.custom_activities import CustomActivitiesApi, TypeWriteInDoubt
 
 

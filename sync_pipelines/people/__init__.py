@@ -7,6 +7,7 @@ May import: the clients (`marketo`, `salesforce`), `store` (all its SQL lives th
 
 import dagster as dg
 
+from sync_pipelines.conventions import in_domain
 from sync_pipelines.people.assets import actions_people, marketo_person_extract, sales_owned_people
 from sync_pipelines.people.checks import every_person_has_an_owner, marketo_ids_unique, row_count_matches_qualified
 from sync_pipelines.people.extract_checks import (
@@ -19,7 +20,7 @@ from sync_pipelines.people.schedules import person_batch_schedule, person_reconc
 from sync_pipelines.people.sensors import marketo_person_change_sensor
 
 # In lineage order; tests and benchmarks materialize the group through this list.
-ASSETS = [marketo_person_extract, sales_owned_people, actions_people]
+ASSETS = in_domain("people", [marketo_person_extract, sales_owned_people, actions_people])
 
 defs = dg.Definitions(
     assets=ASSETS,

@@ -8,7 +8,6 @@ import dagster as dg
 import pandas as pd
 
 from sync_pipelines import dry_run, pools
-from sync_pipelines.conventions import OWNERS
 from sync_pipelines.mass_change import MassRemovalConfig, Removal, guard_removal
 from sync_pipelines.people.freshness import ACTIONS_PEOPLE_FRESHNESS
 from sync_pipelines.people.full_extract import (
@@ -55,9 +54,7 @@ class ActionsPeopleConfig(MassRemovalConfig):
 
 @dg.asset(
     pool=pools.MARKETO,
-    group_name="people",
     kinds={"marketo", "pandas", "postgres"},
-    owners=OWNERS,
     metadata=table_spec_metadata("marketo_person_extract"),
     description=(
         "People pulled from Marketo: the 11 synced fields, the Salesforce owner and type, unsubscribed and "
@@ -121,10 +118,10 @@ def marketo_person_extract(
             "marketo_export_jobs_reattached": exports.jobs_reattached,
             "marketo_export_status_polls": exports.status_polls,
             "marketo_export_wait_seconds": round(exports.wait_seconds, 3),
-            "duration_seconds": round(time.monotonic() - clock, 3),
             **table,
         },
         dry_run=actions_db.dry_run,
+        started=clock,
     )
 
 
@@ -165,9 +162,7 @@ def _repair_summary(repaired: pd.DataFrame, *, limit: int) -> list[dict]:
 
 
 @dg.asset(
-    group_name="people",
     kinds={"postgres"},
-    owners=OWNERS,
     deps=[marketo_person_extract],
     metadata=table_spec_metadata("sales_owned_people"),
 )
@@ -206,9 +201,7 @@ def sales_owned_people(actions_db: ActionsDatabase) -> dg.MaterializeResult:
 
 
 @dg.asset(
-    group_name="people",
     kinds={"postgres"},
-    owners=OWNERS,
     deps=[sales_owned_people],
     metadata=table_spec_metadata("actions_person"),
     freshness_policy=ACTIONS_PEOPLE_FRESHNESS,
@@ -262,10 +255,10 @@ def actions_people(
             ),
             "quarantined_total": quarantined,
             "recently_synced_marketo_ids": dg.MetadataValue.json(sample_ids),
-            "duration_seconds": round(time.monotonic() - clock, 3),
             **table,
         },
         dry_run=actions_db.dry_run,
+        started=clock,
     )
 
 

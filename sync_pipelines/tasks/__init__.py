@@ -11,6 +11,7 @@ May import: the clients (`marketo`, `salesforce`), `store` (all its SQL lives th
 
 import dagster as dg
 
+from sync_pipelines.conventions import in_domain
 from sync_pipelines.tasks.assets import actions_tasks, command_center_tasks, salesforce_tasks
 from sync_pipelines.tasks.checks import salesforce_task_ids_unique, tasks_in_step_with_salesforce
 from sync_pipelines.tasks.jobs import task_sync_job
@@ -18,7 +19,7 @@ from sync_pipelines.tasks.schedules import task_sync_schedule
 from sync_pipelines.tasks.sensors import salesforce_task_change_sensor
 
 defs = dg.Definitions(
-    assets=[salesforce_tasks, actions_tasks, command_center_tasks],
+    assets=in_domain("tasks", [salesforce_tasks, actions_tasks, command_center_tasks]),
     asset_checks=[tasks_in_step_with_salesforce, salesforce_task_ids_unique],
     jobs=[task_sync_job],
     schedules=[task_sync_schedule],

@@ -13,7 +13,6 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from sync_pipelines.conventions import OWNERS
 from sync_pipelines import dry_run, pools
 from sync_pipelines.mass_change import MassRemovalConfig, Removal, guard_removal
 from sync_pipelines.pinning import pin_salesforce
@@ -70,9 +69,7 @@ def _disabled(conn, table: str, dry: bool, **metadata) -> dg.MaterializeResult:
 
 @dg.asset(
     pool=pools.SALESFORCE,
-    group_name="tasks",
     kinds={"salesforce", "postgres"},
-    owners=OWNERS,
     metadata=table_spec_metadata("salesforce_task_change"),
     description=(
         "Salesforce tasks of the syncing sellers changed or deleted since the last applied cursor, staged in "
@@ -136,10 +133,10 @@ def salesforce_tasks(
             **sweep_metadata,
             "quarantined": quarantined,
             "salesforce_api_calls": api_calls,
-            "duration_seconds": round(time.monotonic() - clock, 3),
             **table,
         },
         dry_run=dry,
+        started=clock,
     )
 
 
@@ -195,9 +192,7 @@ def _deletions(pairs: list[tuple[str, datetime]]) -> pd.DataFrame:
 
 @dg.asset(
     pool=pools.SALESFORCE,
-    group_name="tasks",
     kinds={"salesforce", "postgres"},
-    owners=OWNERS,
     deps=[salesforce_tasks, dg.AssetKey("actions_people")],  # tasks are linked to Actions people
     metadata=table_spec_metadata("actions_task"),
     freshness_policy=ACTIONS_TASKS_FRESHNESS,
@@ -254,17 +249,15 @@ def actions_tasks(
             "kept_in_actions_only_preexisting": preexisting,
             "sample_pushed_task_ids": dg.MetadataValue.json(pushed.sample_task_ids),
             "salesforce_api_calls": api_calls,
-            "duration_seconds": round(time.monotonic() - clock, 3),
             **table,
         },
         dry_run=dry,
+        started=clock,
     )
 
 
 @dg.asset(
-    group_name="tasks",
     kinds={"postgres"},
-    owners=OWNERS,
     deps=[actions_tasks],
     metadata=table_spec_metadata("command_center_tasks"),
 )

@@ -8,6 +8,7 @@ May import: the clients (`marketo`, `salesforce`), `store` (all its SQL lives th
 
 import dagster as dg
 
+from sync_pipelines.conventions import in_domain
 from sync_pipelines.unsubscribes.assets import marketo_unsubscribe_status, salesforce_unsubscribes
 from sync_pipelines.unsubscribes.checks import every_actions_opt_out_reached_salesforce, marketo_status_matches_extract
 from sync_pipelines.unsubscribes.jobs import unsubscribe_sync_job
@@ -16,7 +17,7 @@ from sync_pipelines.unsubscribes.send_check import SendDecision, check_send
 from sync_pipelines.unsubscribes.sensors import unsubscribe_after_person_sync_sensor
 
 defs = dg.Definitions(
-    assets=[salesforce_unsubscribes, marketo_unsubscribe_status],
+    assets=in_domain("unsubscribes", [salesforce_unsubscribes, marketo_unsubscribe_status]),
     asset_checks=[every_actions_opt_out_reached_salesforce, marketo_status_matches_extract],
     jobs=[unsubscribe_sync_job],
     schedules=[unsubscribe_sync_schedule],

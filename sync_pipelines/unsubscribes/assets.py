@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 import dagster as dg
 
-from sync_pipelines.conventions import OWNERS, SAMPLE_SIZE
+from sync_pipelines.conventions import SAMPLE_SIZE
 from sync_pipelines import dry_run, pools
 from sync_pipelines.mass_change import MassRemovalConfig, Removal, guard_removal
 from sync_pipelines.pinning import pin_salesforce
@@ -39,9 +39,7 @@ class SalesforceUnsubscribesConfig(MassRemovalConfig):
 
 @dg.asset(
     pool=pools.SALESFORCE,
-    group_name="unsubscribes",
     kinds={"salesforce", "pandas", "postgres"},
-    owners=OWNERS,
     deps=[dg.AssetKey("actions_people")],
     metadata=table_spec_metadata("salesforce_unsubscribe_state"),
     description=(
@@ -107,17 +105,15 @@ def salesforce_unsubscribes(
             "quarantined": quarantined,
             "sample_changed_marketo_ids": dg.MetadataValue.json(sample),
             "salesforce_api_calls": api_calls,
-            "duration_seconds": round(time.monotonic() - clock, 3),
             **table,
         },
         dry_run=dry,
+        started=clock,
     )
 
 
 @dg.asset(
-    group_name="unsubscribes",
     kinds={"postgres"},
-    owners=OWNERS,
     # The flags come from the people extract; actions_people decides whose flags are kept.
     deps=[dg.AssetKey("marketo_person_extract"), dg.AssetKey("actions_people")],
     metadata=table_spec_metadata("marketo_unsubscribe_status"),
