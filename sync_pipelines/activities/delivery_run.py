@@ -5,11 +5,12 @@ in a row the service is unreachable for now, and the run stops (every batch is s
 """
 
 import logging
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import psycopg
 
+from sync_pipelines.activities.transforms import Prepared
 from sync_pipelines.conventions import SAMPLE_SIZE
 from sync_pipelines.store import activities as store
 
@@ -31,16 +32,24 @@ class UnansweredStreak:
         return self.in_a_row >= MAX_UNANSWERED_IN_A_ROW
 
 
+@dataclass
+class DeliveryCounts:
+    """What DeliveryRun counts itself; each destination adds its own counts."""
+
+    sent: int = 0  # activities in write calls (in a dry run: that would be)
+    quarantined: int = 0
+    unanswered_calls: int = 0
+
+
 class DeliveryRun:
     """One delivery run on an autocommit connection (each `transaction()` block is one commit).
 
     dry_run: on the run's shared dry-run connection instead; nothing is sent.
-    A destination's run names its `destination`, and adds its client, its `counts` (with `sent`, `quarantined`
-    and `unanswered_calls`) and `verify(batch_id)`.
+    A destination's run names its `destination`, and adds its client, its `counts` and `verify(batch_id)`.
     """
 
     destination: str
-    counts: Any
+    counts: DeliveryCounts
 
     def __init__(self, conn: psycopg.Connection, *, dry_run: bool) -> None:
         self.conn = conn
@@ -61,6 +70,18 @@ class DeliveryRun:
         self.counts.sent += len(activity_ids)
         self.sample += activity_ids[: SAMPLE_SIZE - len(self.sample)]
         return activity_ids
+
+    def send_prepared(self, batch_id: str, prepared: Prepared, write: Callable[[str, dict[int, dict], list[int]], None]
+                      ) -> int:
+        """Send a prepared batch with `write(batch_id, payloads, activity_ids)`, which records what the
+        destination answers. A dry run calls no `write`: it records the batch as if the destination accepted all
+        of it, and returns how many activities that marks delivered (0 otherwise)."""
+        activity_ids = self.to_send(prepared.payloads, prepared.quarantined)
+        if self.dry_run:
+            return self.record_dry_run(dict.fromkeys(activity_ids))
+        if activity_ids:
+            write(batch_id, prepared.payloads, activity_ids)
+        return 0
 
     def record_dry_run(self, references: dict[int, str | None]) -> int:
         """A dry run records the batch as if the destination accepted all of it (nothing was sent); returns

@@ -24,7 +24,7 @@ import psycopg
 from sync_pipelines.activities import crash_injection
 from sync_pipelines.activities.transforms import delivered_in_read_back, marketo_activities
 from sync_pipelines.activities.types import ACTIVITY_TYPES
-from sync_pipelines.activities.delivery_run import DeliveryRun
+from sync_pipelines.activities.delivery_run import DeliveryCounts, DeliveryRun
 from sync_pipelines.marketo.client import MarketoClient
 from sync_pipelines.marketo.custom_activities import MAX_INSERT, InsertInDoubt
 from sync_pipelines.marketo.errors import MarketoError
@@ -38,16 +38,13 @@ READ_BACK_MARGIN = timedelta(minutes=5)
 
 
 @dataclass
-class MarketoDeliveryCounts:
+class MarketoDeliveryCounts(DeliveryCounts):
     enqueued: int = 0
     requeued_after_person_change: int = 0
     batches: int = 0
-    sent: int = 0  # activities in insert calls (in a dry run: that would be)
     delivered: int = 0
-    quarantined: int = 0
     retried: int = 0
     in_doubt_batches: int = 0
-    unanswered_calls: int = 0
     found_on_verify: int = 0
     resent_after_verify: int = 0
 
@@ -99,12 +96,9 @@ class MarketoDelivery(DeliveryRun):
     def send(self, batch_id: str) -> None:
         self.counts.batches += 1
         rows = store.batch_rows(self.conn, store.MARKETO, batch_id)
-        prepared = marketo_activities(rows, self.type_ids)
-        ids = self.to_send(prepared.payloads, prepared.quarantined)
-        if self.dry_run:  # recorded as if Marketo added every record; the insert is not made
-            self.counts.delivered += self.record_dry_run(dict.fromkeys(ids))
-        elif ids:
-            self._insert(batch_id, prepared.payloads, ids)
+        # A dry run records the batch as if Marketo added every record; the insert is not made.
+        dry_run_delivered = self.send_prepared(batch_id, marketo_activities(rows, self.type_ids), self._insert)
+        self.counts.delivered += dry_run_delivered  # not in one statement: a real send counts as it goes
 
     def _insert(self, batch_id: str, payloads: dict[int, dict], ids: list[int]) -> None:
         try:

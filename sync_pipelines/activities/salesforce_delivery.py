@@ -35,7 +35,7 @@ from sync_pipelines.activities import crash_injection
 from sync_pipelines.activities.bcc import bcc_message, message_id, send_bcc, smtp_connection
 from sync_pipelines.activities.settings import ActivitySettings
 from sync_pipelines.activities.transforms import EXTERNAL_ID_FIELD, salesforce_tasks
-from sync_pipelines.activities.delivery_run import DeliveryRun
+from sync_pipelines.activities.delivery_run import DeliveryCounts, DeliveryRun
 from sync_pipelines.chunks import chunked
 from sync_pipelines.salesforce.client import (
     COLLECTION_SIZE,
@@ -55,21 +55,18 @@ CONVERTED_LEAD = "CANNOT_UPDATE_CONVERTED_LEAD"  # the Task named a Lead that wa
 
 
 @dataclass
-class SalesforceDeliveryCounts:
+class SalesforceDeliveryCounts(DeliveryCounts):
     pending_new: int = 0
     pending_api: int = 0  # of pending_new: by the API (calls, and emails of sellers in api mode)
     pending_bcc: int = 0  # of pending_new: emails of sellers in bcc mode when they logged them
-    sent: int = 0  # Tasks in upsert calls plus BCC messages (in a dry run: that would be)
     skipped_no_salesforce_id: int = 0
     skipped_by_settings: int = 0
     skipped_not_email_or_call: int = 0
     skipped_person_not_in_actions: int = 0
     tasks_delivered: int = 0
     emails_mailed: int = 0
-    quarantined: int = 0
     retried_later: int = 0
     in_doubt_batches: int = 0
-    unanswered_calls: int = 0
     found_on_verify: int = 0
     resent_after_verify: int = 0
     refused_but_found: int = 0  # refused on a resend, found by external id: delivered, not quarantined
@@ -112,12 +109,9 @@ class SalesforceDelivery(DeliveryRun):
 
     def send_tasks(self, batch_id: str) -> None:
         rows = self._with_what_ids(store.batch_rows(self.conn, store.SALESFORCE, batch_id))
-        prepared = salesforce_tasks(rows)
-        ids = self.to_send(prepared.payloads, prepared.quarantined)
-        if self.dry_run:  # recorded as if Salesforce accepted every Task; the upsert is not made
-            self.counts.tasks_delivered += self.record_dry_run(dict.fromkeys(ids))
-        elif ids:
-            self._upsert_tasks(batch_id, prepared.payloads, ids)
+        # A dry run records the batch as if Salesforce accepted every Task; the upsert is not made.
+        dry_run_delivered = self.send_prepared(batch_id, salesforce_tasks(rows), self._upsert_tasks)
+        self.counts.tasks_delivered += dry_run_delivered  # not in one statement: a real send counts as it goes
 
     def _upsert_tasks(self, batch_id: str, payloads: dict[int, dict], ids: list[int]) -> None:
         try:
