@@ -11,12 +11,19 @@ call `migrate` themselves.
 
 A migration missing from the database is applied even when later versions already are: engineers number
 migrations in separate ranges, so a lower number may land after a higher one was deployed.
+
+Squashing: a migration may replace older ones, declared in its header (`-- replaces: NAME sha256=HEX` per
+replaced file, as that file was applied). A new database runs only the squashed file. A database that has
+every replaced file applied, unchanged, adopts it without running it: `migrate` swaps their rows in
+schema_migrations for its one row. 0100_baseline.sql replaces 0001-0050 of earlier releases; a test proves
+that it builds the same schema (sync_pipelines_tests/store/test_schema_snapshot.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import re
 import sys
 from functools import cache
 from importlib import resources
@@ -32,11 +39,27 @@ class SchemaNotCurrent(RuntimeError):
     """The database's schema is not the one this code was written for (see the message for the fix)."""
 
 
+class Replaced(NamedTuple):
+    """A migration file of an earlier release that a squashed migration replaces, as it was applied."""
+
+    version: int
+    name: str
+    sha256: str
+
+
 class Migration(NamedTuple):
     version: int
     name: str
     sql: str
     sha256: str
+    replaces: tuple[Replaced, ...] = ()
+
+
+_REPLACES = re.compile(r"^-- replaces: ((\d+)_\S+\.sql) sha256=([0-9a-f]{64})$", re.MULTILINE)
+
+
+def _version(name: str) -> int:
+    return int(name.split("_", 1)[0])
 
 
 @cache
@@ -46,12 +69,19 @@ def available_migrations() -> tuple[Migration, ...]:
     for entry in resources.files("sync_pipelines.store.migrations").iterdir():
         if not entry.name.endswith(".sql"):
             continue
-        version = int(entry.name.split("_", 1)[0])
+        version = _version(entry.name)
         if version in found:
             raise SchemaNotCurrent(f"two migration files have version {version}: {found[version].name} and {entry.name}")
         data = entry.read_bytes()
-        found[version] = Migration(version, entry.name, data.decode("utf-8"), hashlib.sha256(data).hexdigest())
+        sql = data.decode("utf-8")
+        replaces = tuple(Replaced(int(v), name, sha) for name, v, sha in _REPLACES.findall(sql))
+        found[version] = Migration(version, entry.name, sql, hashlib.sha256(data).hexdigest(), replaces)
     return tuple(found[version] for version in sorted(found))
+
+
+def _replaced() -> dict[int, Replaced]:
+    """Every replaced file of every squashed migration, by version."""
+    return {old.version: old for migration in available_migrations() for old in migration.replaces}
 
 
 def _applied(conn: psycopg.Connection) -> dict[int, tuple[str, str | None]] | None:
@@ -68,8 +98,9 @@ def _applied(conn: psycopg.Connection) -> dict[int, tuple[str, str | None]] | No
 
 
 def _refuse_foreign_or_changed(applied: dict[int, tuple[str, str | None]]) -> None:
-    """Fail when the database holds a migration this code lacks, or an applied file no longer matches."""
-    known = {migration.version: migration for migration in available_migrations()}
+    """Fail when the database holds a migration this code lacks, or an applied file no longer matches
+    (a replaced file is known too: its squashed migration adopts it)."""
+    known: dict[int, Migration | Replaced] = {**_replaced(), **{m.version: m for m in available_migrations()}}
     unknown = sorted(f"{version:04d} ({name})" for version, (name, _) in applied.items() if version not in known)
     if unknown:
         raise SchemaNotCurrent(
@@ -125,6 +156,9 @@ def migrate(conn: psycopg.Connection) -> list[str]:
                     conn.execute("UPDATE schema_migrations SET sha256 = %s WHERE version = %s",
                                  (migration.sha256, migration.version))
                 continue
+            if _adopt(conn, migration, applied):
+                applied_now.append(f"{migration.name} (adopted: it replaces {len(migration.replaces)} applied migrations)")
+                continue
             conn.execute(migration.sql)
             conn.execute(
                 "INSERT INTO schema_migrations (version, name, sha256) VALUES (%s, %s, %s)",
@@ -132,6 +166,27 @@ def migrate(conn: psycopg.Connection) -> list[str]:
             )
             applied_now.append(migration.name)
     return applied_now
+
+
+def _adopt(conn: psycopg.Connection, migration: Migration, applied: dict[int, tuple[str, str | None]]) -> bool:
+    """Record a squashed migration as applied, without running it, in a database that has every file it
+    replaces (checked unchanged by _refuse_foreign_or_changed). False when the database has none of them."""
+    present = [old for old in migration.replaces if old.version in applied]
+    if not present:
+        return False
+    missing = [old.name for old in migration.replaces if old.version not in applied]
+    if missing:
+        raise SchemaNotCurrent(
+            f"the Actions database has only some of the migrations that {migration.name} replaces (missing: "
+            f"{', '.join(missing)}). Migrate it first with a release that still has them (0.1.0 at commit bfdca07 "
+            "or earlier), then with this one."
+        )
+    conn.execute("DELETE FROM schema_migrations WHERE version = ANY(%s)", ([old.version for old in present],))
+    conn.execute(
+        "INSERT INTO schema_migrations (version, name, sha256) VALUES (%s, %s, %s)",
+        (migration.version, migration.name, migration.sha256),
+    )
+    return True
 
 
 def _connect(url: str) -> psycopg.Connection:

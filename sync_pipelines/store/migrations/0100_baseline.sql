@@ -1,7 +1,29 @@
--- The baseline of the Actions database: the schema that migrations 0001-0050 of earlier releases built, squashed
+-- The baseline of the Actions database: the schema that migrations 0001-0050 of release 0.1.0 built, squashed
 -- into one file that states only the final state. An empty database is built by this file (then by the
--- migrations numbered after it); a database those older migrations already built holds exactly this schema and
--- is adopted without running it (see store/migrate.py). Change the schema with a new migration, never here.
+-- migrations numbered after it). A database those 20 files built holds exactly this schema: `migrate` adopts
+-- this file there without running it, when every file listed below is applied with this sha256 (see
+-- store/migrate.py; the upgrade is tested by sync_pipelines_tests/store/test_baseline_adoption.py). Change the
+-- schema with a new migration, numbered above 0100, never here.
+-- replaces: 0001_people.sql sha256=5efc763ea498a27d57d34ee4dcd4689df130bbb5ad1d972012b7b5b314aa3654
+-- replaces: 0002_activities.sql sha256=684d655fec5be5cc508c14927edb7df1cf3770339a149fe9af50e2ef0aa9d083
+-- replaces: 0003_unsubscribes.sql sha256=137f9e92489a264e3957879784a4569c24e698707eb64ea44ad9daf7a9d58d16
+-- replaces: 0004_tasks.sql sha256=c5313b41bd6cf81b78f55c65c2ada4fba68e26b13781a221df6270ec400bd4a4
+-- replaces: 0005_person_write_guard.sql sha256=436c0d83301110e34b5fac99d1c398ec3b372e79ba676fc8490f20e44872d6dc
+-- replaces: 0006_extract_compares_fields.sql sha256=d851a4748afc68a290512eeff81bce2612bae104ce3c03c22ddd1f6963ba06ce
+-- replaces: 0007_actions_person_compares_fields.sql sha256=9fe546aeacfe6a84b7dde78aeba2ea9110830d851f973d0d075510826962d321
+-- replaces: 0008_extract_changed_at_default.sql sha256=22a04fa8ffc79869ea0269f46591018aa80bdde66b3a356fbdaf7798880432b2
+-- replaces: 0009_activity_delivery_batch_index.sql sha256=58f88cff6bd204e193fcb03ad5eeda9dc031cec0e0427be5354379999be1a5a2
+-- replaces: 0010_activity_source_key.sql sha256=20a97e4b3122fc556cf93ef64e1ed70ed216d8224210616dd2d779a7453bb506
+-- replaces: 0011_salesforce_converted_lead.sql sha256=06c0259f51f3b660a7785633c21dbb49296747306db4031b02a538b2a33d3bb2
+-- replaces: 0012_salesforce_contact_context.sql sha256=462c556d1fa1e504e9d69af38b45632b78ee83b991d8f91a3bc1d9ae0260d18f
+-- replaces: 0020_settings.sql sha256=72f1c65629cfa18a9501f3e7f57c68c4faf7138a6fcb50d4e5d6a5ebe7f80c3f
+-- replaces: 0021_extract_run_and_sync_control.sql sha256=b9e577f6fdf569668506f6903f515ddd384217ee5f61830c5eeeb1778735076b
+-- replaces: 0022_person_repair.sql sha256=5890b828b8d9dd8853187848f64a96e434bef29847b98682d3f5de48b8f9a6bb
+-- replaces: 0023_task_retry_transient.sql sha256=6c0be4d9c742018b850ba5dbb1e89e142130640a62bebff21515a6bee5d4ac99
+-- replaces: 0030_person_extract_checkpoints.sql sha256=1c9ce8ee77751077c27aaa9a54b2b258318b8667f443f64cd147c891613f982b
+-- replaces: 0040_org_pin.sql sha256=9c92365699502a967da1b28ef54e4682bfe0a40c02439232849e02d65c8328ef
+-- replaces: 0049_database_roles.sql sha256=cb43ad4972f30514891123dc4648a1895229106ee6e457afc8760b830ca998c0
+-- replaces: 0050_task_sync_per_seller.sql sha256=545e8572dbd4a7d5676c0c9a626a7c773148855a7e090c76931d8c29ee6eb663
 --
 -- Sections: people; the extract checkpoints; the extract's completion marker and the start switch;
 -- activities; unsubscribes; settings; tasks; org pins; database roles and grants (last: they grant on every
@@ -15,9 +37,9 @@
 -- The 11 synced person fields of the standard mapping (sync_pipelines/people/fields.py), under their Actions
 -- names: the key, marketo_id, which each table declares itself (a primary key or not), then these ten.
 -- Declared once and copied (LIKE) into marketo_person_extract, actions_person and person_extract_staged;
--- the template is dropped after its last use (end of the extract checkpoints). It lives only in the one
--- transaction this file runs in (store/migrate.py; by hand: psql --single-transaction).
-CREATE TEMPORARY TABLE synced_person_fields (
+-- the template is dropped after its last use (end of the extract checkpoints). A plain table, not a temporary
+-- one: the migrating role needs no TEMPORARY privilege, which hardened servers revoke.
+CREATE TABLE synced_person_fields (
     first_name            text,
     last_name             text,
     salesforce_contact_id text,
@@ -28,7 +50,7 @@ CREATE TEMPORARY TABLE synced_person_fields (
     phone                 text,
     linkedin_url          text,
     source                text
-) ON COMMIT DROP;
+);
 
 -- The latest state of every person pulled from Marketo (all people, owned or not): the 11 synced fields,
 -- then what the sync needs to qualify and follow people. The extract merge compares the fields themselves
