@@ -31,7 +31,7 @@ from sync_pipelines.store.tasks import (
     stage_salesforce_changes,
     tasks_for_staged_changes,
 )
-from sync_pipelines.tasks.changes import (
+from sync_pipelines.tasks.salesforce_reads import (
     DELETED_REACH,
     live_task_ids,
     recently_deleted,
