@@ -17,12 +17,15 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from . import marketo_custom_activities as custom_activities
+from . import request_limits
+from .request_limits import RequestLimits
 from .faults import FaultPlan
 from .lost_reply import LOST_REPLY, LostReply
 from .marketo_bulk import BulkLeadExports
@@ -110,7 +113,7 @@ def create_marketo_app(sandbox: MarketoSandbox) -> Starlette:
         *[Route(path, api(handler), methods=methods) for path, handler, methods in custom_activities.ROUTES],
         *_admin_routes(sandbox),
     ]
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, middleware=[Middleware(RequestLimits, limits=request_limits.MARKETO)])
 
 
 # ----- plumbing -------------------------------------------------------------------------------

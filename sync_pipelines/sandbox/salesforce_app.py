@@ -24,11 +24,14 @@ from urllib.parse import parse_qsl
 
 import trustme
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sync_pipelines.sandbox import request_limits
 from sync_pipelines.sandbox.faults import FaultPlan
+from sync_pipelines.sandbox.request_limits import RequestLimits
 from sync_pipelines.sandbox.lost_reply import LOST_REPLY, LostReply
 from sync_pipelines.sandbox.salesforce_soql import SoqlError
 from sync_pipelines.sandbox.salesforce_state import (
@@ -378,7 +381,7 @@ def create_app(sandbox: SalesforceSandbox) -> Starlette:
         *_routes("/sobjects/{sobject}/{field}/{value:path}", get_by_external_id, ["GET"]),
         *_routes("/sobjects/{sobject}/{field}/{value:path}", upsert_by_external_id, ["PATCH"]),
     ]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, middleware=[Middleware(RequestLimits, limits=request_limits.SALESFORCE)])
     app.state.sandbox = sandbox
     return app
 

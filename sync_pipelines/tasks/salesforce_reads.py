@@ -19,7 +19,9 @@ from sync_pipelines.tasks.fields import QUERY_FIELDS, TASK_SUBTYPE_FILTER
 
 # How far back Salesforce's getDeleted answers (the recycle bin keeps deleted records 15 days).
 DELETED_REACH = timedelta(days=15)
-_IDS_PER_QUERY = 200  # keeps an Id IN (...) query well under SOQL's length limit
+# Ids per IN (...) list: a query travels in the URL, and Salesforce refuses a URI over 16,384 bytes (414).
+# 200 ids of 18 characters keep it near 4 KB.
+_IDS_PER_QUERY = 200
 
 
 def tasks_touched_since(client: SalesforceClient, owner_id: str, since: datetime) -> list[dict[str, Any]]:
@@ -37,19 +39,26 @@ def tasks_changed_since(client: SalesforceClient, cursor: datetime, owner_ids: l
     applied come back and are recognised by their SystemModstamp (an idempotent re-read). A task handed to a
     user who does not sync leaves the sync: its Actions copy stays as last synced.
     """
-    soql = (f"SELECT {', '.join(QUERY_FIELDS)} FROM Task WHERE {TASK_SUBTYPE_FILTER} AND OwnerId IN {soql_in(owner_ids)} "
-            f"AND SystemModstamp >= {quote(cursor.replace(microsecond=0))} ORDER BY SystemModstamp")
-    return list(client.query_all_including_deleted(soql))
+    changed = []
+    for owners in chunked(owner_ids, _IDS_PER_QUERY):  # a large team: one query per chunk of owners
+        soql = (f"SELECT {', '.join(QUERY_FIELDS)} FROM Task WHERE {TASK_SUBTYPE_FILTER} AND OwnerId IN {soql_in(owners)} "
+                f"AND SystemModstamp >= {quote(cursor.replace(microsecond=0))} ORDER BY SystemModstamp")
+        changed += client.query_all_including_deleted(soql)
+    return sorted(changed, key=lambda task: parse_salesforce_datetime(task["SystemModstamp"]))
 
 
 def changed_since(client: SalesforceClient, cursor: datetime, owner_ids: list[str],
                   limit: int) -> list[tuple[str, datetime]]:
     """(Id, SystemModstamp) of at most `limit` tasks of these owners changed after `cursor`, oldest first.
-    One cheap query."""
-    soql = (f"SELECT Id, SystemModstamp FROM Task WHERE {TASK_SUBTYPE_FILTER} AND OwnerId IN {soql_in(owner_ids)} "
-            f"AND SystemModstamp >= {quote(cursor.replace(microsecond=0))} ORDER BY SystemModstamp LIMIT {int(limit)}")
-    found = [(r["Id"], parse_salesforce_datetime(r["SystemModstamp"])) for r in client.query_all_including_deleted(soql)]
-    return [(task_id, stamp) for task_id, stamp in found if stamp > cursor]
+    One cheap query per chunk of owners: the first `limit` of all are among each chunk's first `limit`."""
+    found = []
+    for owners in chunked(owner_ids, _IDS_PER_QUERY):
+        soql = (f"SELECT Id, SystemModstamp FROM Task WHERE {TASK_SUBTYPE_FILTER} AND OwnerId IN {soql_in(owners)} "
+                f"AND SystemModstamp >= {quote(cursor.replace(microsecond=0))} ORDER BY SystemModstamp LIMIT {int(limit)}")
+        for record in client.query_all_including_deleted(soql):
+            found.append((record["Id"], parse_salesforce_datetime(record["SystemModstamp"])))
+    newer = [(task_id, stamp) for task_id, stamp in found if stamp > cursor]
+    return sorted(newer, key=lambda change: change[1])[:limit]
 
 
 def recently_deleted(client: SalesforceClient, now: datetime) -> tuple[list[dict[str, Any]], datetime]:

@@ -68,3 +68,14 @@ def test_stats_count_calls_by_path(marketo_sandbox):
     assert stats["api_calls"] == 3
     assert stats["calls_by_path"] == {DESCRIBE: 2, "/rest/v1/activities/types.json": 1}
     assert stats["leads"] == 300
+
+
+def test_414_for_a_uri_over_8_kb_and_413_for_a_body_over_1_mb(marketo_sandbox):
+    ids = ",".join(str(1_000_000 + n) for n in range(1_200))  # 10 bytes each once the comma is escaped
+    with marketo_http_client(marketo_sandbox) as client:
+        fits = client.get("/rest/v1/leads.json", params={"filterType": "id", "filterValues": ids[:5_000]})
+        too_long = client.get("/rest/v1/leads.json", params={"filterType": "id", "filterValues": ids})
+        too_large = client.post("/rest/v1/leads.json", content=b"{" + b" " * (1024 * 1024) + b"}",
+                                headers={"Content-Type": "application/json"})
+    assert fits.status_code == 200  # answered by the API (its own 300-value rule), not refused for size
+    assert (too_long.status_code, too_large.status_code) == (414, 413)
