@@ -76,7 +76,18 @@ def available_migrations() -> tuple[Migration, ...]:
         sql = data.decode("utf-8")
         replaces = tuple(Replaced(int(v), name, sha) for name, v, sha in _REPLACES.findall(sql))
         found[version] = Migration(version, entry.name, sql, hashlib.sha256(data).hexdigest(), replaces)
-    return tuple(found[version] for version in sorted(found))
+    return refuse_below_a_squash(tuple(found[version] for version in sorted(found)))
+
+
+def refuse_below_a_squash(migrations: tuple[Migration, ...]) -> tuple[Migration, ...]:
+    """The migrations, unless one is numbered below a squashed migration: a new database would run it
+    before the schema it builds on exists."""
+    for squashed in (m for m in migrations if m.replaces):
+        below = [m.name for m in migrations if m.version < squashed.version]
+        if below:
+            raise SchemaNotCurrent(f"{', '.join(below)} must be numbered above {squashed.name}, which builds the "
+                                   "schema it changes: renumber it")
+    return migrations
 
 
 def _replaced() -> dict[int, Replaced]:

@@ -8,7 +8,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from sync_pipelines.store.migrate import SchemaNotCurrent, available_migrations, check_current, migrate
+from sync_pipelines.store.migrate import (
+    Migration, SchemaNotCurrent, available_migrations, check_current, migrate, refuse_below_a_squash,
+)
 from sync_pipelines_tests.fixtures.database import scratch_database
 from sync_pipelines_tests.fixtures.schema import schema_fingerprint
 
@@ -89,3 +91,12 @@ def test_an_edited_replaced_file_is_refused_like_any_edited_migration(database_u
         conn.commit()
         with pytest.raises(SchemaNotCurrent, match=f"{first.version:04d} changed after it was applied"):
             migrate(conn)
+
+
+def test_a_new_migration_numbered_below_the_baseline_is_refused():
+    baseline = _baseline()
+    stray = Migration(60, "0060_add_a_column.sql", "ALTER TABLE actions_person ADD COLUMN x text", "0" * 64)
+    with pytest.raises(SchemaNotCurrent, match="0060_add_a_column.sql must be numbered above 0100_baseline.sql"):
+        refuse_below_a_squash((stray, baseline))
+    later = stray._replace(version=101, name="0101_add_a_column.sql")
+    assert refuse_below_a_squash((baseline, later)) == (baseline, later)
