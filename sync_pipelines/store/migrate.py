@@ -58,10 +58,6 @@ class Migration(NamedTuple):
 _REPLACES = re.compile(r"^-- replaces: ((\d+)_\S+\.sql) sha256=([0-9a-f]{64})$", re.MULTILINE)
 
 
-def _version(name: str) -> int:
-    return int(name.split("_", 1)[0])
-
-
 @cache
 def available_migrations() -> tuple[Migration, ...]:
     """Every migration file of the package, in version order. Two files with one version fail."""
@@ -69,7 +65,7 @@ def available_migrations() -> tuple[Migration, ...]:
     for entry in resources.files("sync_pipelines.store.migrations").iterdir():
         if not entry.name.endswith(".sql"):
             continue
-        version = _version(entry.name)
+        version = int(entry.name.split("_", 1)[0])
         if version in found:
             raise SchemaNotCurrent(f"two migration files have version {version}: {found[version].name} and {entry.name}")
         data = entry.read_bytes()
