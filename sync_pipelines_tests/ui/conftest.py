@@ -31,9 +31,13 @@ def chromium_path() -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_path: Path):
-    """A headless chromium driven by Playwright (the system browser; Playwright's own builds are not used)."""
+    """A headless chromium driven by Playwright (the system browser; Playwright's own builds are not used).
+
+    Per module, not per session: Playwright's sync API keeps an asyncio loop running on the thread while it is
+    open, and a Dagster run executed on that thread afterwards (a later test of the same xdist worker) could
+    not shut its own loop down cleanly."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
