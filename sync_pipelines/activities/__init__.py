@@ -7,7 +7,6 @@ May import: the clients (`marketo`, `salesforce`), `store` (all its SQL lives th
 
 import dagster as dg
 
-from sync_pipelines.conventions import in_domain
 from sync_pipelines.activities.assets import (
     actions_sales_activities,
     marketo_sales_activities,
@@ -22,6 +21,7 @@ from sync_pipelines.activities.checks import (
 from sync_pipelines.activities.jobs import activity_fanout_job
 from sync_pipelines.activities.sensors import actions_activity_sensor
 from sync_pipelines.activities.settings import settings_from_environment
+from sync_pipelines.conventions import in_domain
 
 # In lineage order; tests and benchmarks materialize the group through this list.
 ASSETS = in_domain(

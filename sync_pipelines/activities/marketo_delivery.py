@@ -22,9 +22,9 @@ import pandas as pd
 import psycopg
 
 from sync_pipelines.activities import crash_injection
+from sync_pipelines.activities.delivery_run import DeliveryCounts, DeliveryRun
 from sync_pipelines.activities.transforms import delivered_in_read_back, marketo_activities
 from sync_pipelines.activities.types import ACTIVITY_TYPES
-from sync_pipelines.activities.delivery_run import DeliveryCounts, DeliveryRun
 from sync_pipelines.marketo.client import MarketoClient
 from sync_pipelines.marketo.custom_activities import MAX_INSERT, InsertInDoubt
 from sync_pipelines.marketo.errors import MarketoError

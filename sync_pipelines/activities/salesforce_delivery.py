@@ -33,9 +33,9 @@ import psycopg
 
 from sync_pipelines.activities import crash_injection
 from sync_pipelines.activities.bcc import bcc_message, message_id, send_bcc, smtp_connection
+from sync_pipelines.activities.delivery_run import DeliveryCounts, DeliveryRun
 from sync_pipelines.activities.settings import ActivitySettings
 from sync_pipelines.activities.transforms import EXTERNAL_ID_FIELD, salesforce_tasks
-from sync_pipelines.activities.delivery_run import DeliveryCounts, DeliveryRun
 from sync_pipelines.chunks import chunked
 from sync_pipelines.salesforce.client import (
     COLLECTION_SIZE,

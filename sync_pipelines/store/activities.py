@@ -1,6 +1,7 @@
 """The activity tables: the Actions activity log, its sellers and the delivery state per destination.
 
-Delivery state machine (one row per activity and destination, see the activities section of migrations/0100_baseline.sql):
+Delivery state machine (one row per activity and destination; see the activities section of
+migrations/0100_baseline.sql):
     pending -> sending (batch_id committed BEFORE the remote call) -> delivered | quarantined
 A row still 'sending' when a run starts was left by a crash: it is in doubt and must be verified
 against the destination before it is sent again. Functions here never commit on their own: callers

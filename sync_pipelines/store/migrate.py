@@ -164,13 +164,11 @@ def migrate(conn: psycopg.Connection) -> list[str]:
                                  (migration.sha256, migration.version))
                 continue
             if _adopt(conn, migration, applied):
-                applied_now.append(f"{migration.name} (adopted: it replaces {len(migration.replaces)} applied migrations)")
+                applied_now.append(f"{migration.name} (adopted: it replaces {len(migration.replaces)} applied "
+                                   "migrations)")
                 continue
             conn.execute(migration.sql)
-            conn.execute(
-                "INSERT INTO schema_migrations (version, name, sha256) VALUES (%s, %s, %s)",
-                (migration.version, migration.name, migration.sha256),
-            )
+            _record(conn, migration)
             applied_now.append(migration.name)
     return applied_now
 
@@ -185,15 +183,17 @@ def _adopt(conn: psycopg.Connection, migration: Migration, applied: dict[int, tu
     if missing:
         raise SchemaNotCurrent(
             f"the Actions database has only some of the migrations that {migration.name} replaces (missing: "
-            f"{', '.join(missing)}). Migrate it first with a release that still has them (0.1.0 at commit bfdca07 "
-            "or earlier), then with this one."
+            f"{', '.join(missing)}). Migrate it first with release 0.1.0 (commit bfdca07), which has them all, "
+            "then with this one."
         )
     conn.execute("DELETE FROM schema_migrations WHERE version = ANY(%s)", ([old.version for old in present],))
-    conn.execute(
-        "INSERT INTO schema_migrations (version, name, sha256) VALUES (%s, %s, %s)",
-        (migration.version, migration.name, migration.sha256),
-    )
+    _record(conn, migration)
     return True
+
+
+def _record(conn: psycopg.Connection, migration: Migration) -> None:
+    conn.execute("INSERT INTO schema_migrations (version, name, sha256) VALUES (%s, %s, %s)",
+                 (migration.version, migration.name, migration.sha256))
 
 
 def _connect(url: str) -> psycopg.Connection:

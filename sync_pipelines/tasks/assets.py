@@ -31,6 +31,8 @@ from sync_pipelines.store.tasks import (
     stage_salesforce_changes,
     tasks_for_staged_changes,
 )
+from sync_pipelines.tasks.freshness import ACTIONS_TASKS_FRESHNESS
+from sync_pipelines.tasks.push import push_actions_changes
 from sync_pipelines.tasks.salesforce_reads import (
     DELETED_REACH,
     live_task_ids,
@@ -38,8 +40,6 @@ from sync_pipelines.tasks.salesforce_reads import (
     tasks_changed_since,
     tasks_touched_since,
 )
-from sync_pipelines.tasks.freshness import ACTIONS_TASKS_FRESHNESS
-from sync_pipelines.tasks.push import push_actions_changes
 from sync_pipelines.tasks.transforms import normalize_salesforce_tasks, plan_pull
 
 # Where the Salesforce cursor starts when nobody pulled before: a little before the run's clock, in case

@@ -26,8 +26,8 @@ from sync_pipelines.store.tasks import (
     quarantine_tasks,
     record_pushed,
 )
-from sync_pipelines.tasks.salesforce_reads import modstamps
 from sync_pipelines.tasks.fields import EXTERNAL_ID_FIELD
+from sync_pipelines.tasks.salesforce_reads import modstamps
 from sync_pipelines.tasks.transforms import QUARANTINE_COLUMNS, plan_push
 
 # The task is gone in Salesforce: for a deletion that is success, for an edit the deletion wins.

@@ -9,6 +9,7 @@ from a full compare of ids.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,26 +40,30 @@ def tasks_changed_since(client: SalesforceClient, cursor: datetime, owner_ids: l
     applied come back and are recognised by their SystemModstamp (an idempotent re-read). A task handed to a
     user who does not sync leaves the sync: its Actions copy stays as last synced.
     """
-    changed = []
-    for owners in chunked(owner_ids, _IDS_PER_QUERY):  # a large team: one query per chunk of owners
-        soql = (f"SELECT {', '.join(QUERY_FIELDS)} FROM Task WHERE {TASK_SUBTYPE_FILTER} AND OwnerId IN {soql_in(owners)} "
-                f"AND SystemModstamp >= {quote(cursor.replace(microsecond=0))} ORDER BY SystemModstamp")
-        changed += client.query_all_including_deleted(soql)
-    return sorted(changed, key=lambda task: parse_salesforce_datetime(task["SystemModstamp"]))
+    return _per_owner_chunk(client, owner_ids, lambda owners: (
+        f"SELECT {', '.join(QUERY_FIELDS)} FROM Task WHERE {TASK_SUBTYPE_FILTER} AND OwnerId IN {soql_in(owners)} "
+        f"AND SystemModstamp >= {quote(cursor.replace(microsecond=0))} ORDER BY SystemModstamp"))
 
 
 def changed_since(client: SalesforceClient, cursor: datetime, owner_ids: list[str],
                   limit: int) -> list[tuple[str, datetime]]:
     """(Id, SystemModstamp) of at most `limit` tasks of these owners changed after `cursor`, oldest first.
     One cheap query per chunk of owners: the first `limit` of all are among each chunk's first `limit`."""
-    found = []
+    changed = _per_owner_chunk(client, owner_ids, lambda owners: (
+        f"SELECT Id, SystemModstamp FROM Task WHERE {TASK_SUBTYPE_FILTER} AND OwnerId IN {soql_in(owners)} "
+        f"AND SystemModstamp >= {quote(cursor.replace(microsecond=0))} ORDER BY SystemModstamp LIMIT {int(limit)}"))
+    found = [(record["Id"], parse_salesforce_datetime(record["SystemModstamp"])) for record in changed]
+    return [(task_id, stamp) for task_id, stamp in found if stamp > cursor][:limit]
+
+
+def _per_owner_chunk(client: SalesforceClient, owner_ids: list[str],
+                     soql_for: Callable[[list[str]], str]) -> list[dict[str, Any]]:
+    """The records of `soql_for(owners)` (through queryAll: deleted ones too) for each chunk of the owners, oldest
+    SystemModstamp first: a large team's IN list in one query would pass Salesforce's URL limit."""
+    records: list[dict[str, Any]] = []
     for owners in chunked(owner_ids, _IDS_PER_QUERY):
-        soql = (f"SELECT Id, SystemModstamp FROM Task WHERE {TASK_SUBTYPE_FILTER} AND OwnerId IN {soql_in(owners)} "
-                f"AND SystemModstamp >= {quote(cursor.replace(microsecond=0))} ORDER BY SystemModstamp LIMIT {int(limit)}")
-        for record in client.query_all_including_deleted(soql):
-            found.append((record["Id"], parse_salesforce_datetime(record["SystemModstamp"])))
-    newer = [(task_id, stamp) for task_id, stamp in found if stamp > cursor]
-    return sorted(newer, key=lambda change: change[1])[:limit]
+        records += client.query_all_including_deleted(soql_for(owners))
+    return sorted(records, key=lambda record: parse_salesforce_datetime(record["SystemModstamp"]))
 
 
 def recently_deleted(client: SalesforceClient, now: datetime) -> tuple[list[dict[str, Any]], datetime]:

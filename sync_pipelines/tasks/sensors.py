@@ -18,8 +18,8 @@ from sync_pipelines.resources import ActionsDatabase, SalesforceResource
 from sync_pipelines.start_switch import until_sync_started
 from sync_pipelines.store.task_sellers import read_task_sellers, task_sync_settings_due
 from sync_pipelines.store.tasks import actions_change_mark, read_state
-from sync_pipelines.tasks.salesforce_reads import changed_since
 from sync_pipelines.tasks.jobs import task_sync_job
+from sync_pipelines.tasks.salesforce_reads import changed_since
 
 # Changes looked at per tick; more are seen on the next ticks (the cursor stops at the last one seen).
 CHANGES_PER_TICK = 200

@@ -1,8 +1,8 @@
 """The send check the Actions app calls before a seller may email a person.
 
 Interface: `check_send(conn, marketo_id) -> SendDecision(allowed, reasons)`, reading the SQL view
-`person_send_check` (store/migrations/0100_baseline.sql). Reasons, in this order: "marketo_unsubscribed" (Marketo's
-unsubscribed flag), "actions_opt_out" (opted out in Actions), "salesforce_opt_out" (HasOptedOutOfEmail on
+`person_send_check` (store/migrations/0100_baseline.sql). Reasons, in this order: "marketo_unsubscribed"
+(Marketo's unsubscribed flag), "actions_opt_out" (opted out in Actions), "salesforce_opt_out" (HasOptedOutOfEmail on
 the person's Salesforce record, or an opt-out that came from there), "no_email", "hard_bounce" (Marketo's
 emailInvalid). A person who is not in the Actions person table is refused with "not_in_actions".
 
